@@ -1,0 +1,250 @@
+/**
+ * Push parser for classic libpcap files: microsecond and nanosecond magic, either byte
+ * order, and Kuznetzov's "modified" variant (24-byte record headers). Chunks arrive as
+ * the stream delivers them; a record cut by a chunk boundary is stitched by copying only
+ * the bytes of that record, never whole chunks.
+ */
+import type { CaptureFileReport, CaptureInterface, Packet, PacketSink } from './packet.js';
+
+const GLOBAL_HEADER = 24;
+/** libpcap's and Wireshark's largest snap length: anything longer is a broken length field. */
+export const MAX_RECORD_DATA = 256 * 1024;
+/** Tolerance over the header's snap length before a record counts as damaged: some writers
+ * (TSO/GSO super-packets, tools that ignore their own snaplen) overshoot it a little. */
+const SNAPLEN_SLACK = 64 * 1024;
+
+const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
+const MAGIC_MODIFIED = 0xa1b2cd34;
+
+export class PcapReader {
+  /** Set once the file is known to be damaged beyond what can be read; further pushes are ignored. */
+  stopped = false;
+
+  private le = true;
+  private nanos = false;
+  private recordHeader = 16;
+  private snapLen = 0;
+  /** Longest captured length accepted before a record counts as damaged. */
+  private maxIncl = MAX_RECORD_DATA;
+  private linkType = 0;
+  private headerDone = false;
+  /** Bytes of the file before the current chunk: turns chunk positions into file offsets. */
+  private base = 0;
+  /** A record (or the global header) cut by a chunk boundary. */
+  private carry: Buffer | null = null;
+  private carryLen = 0;
+  private carryOffset = 0;
+  /** Reused for every packet: the sink must copy what it keeps (see Packet). */
+  private readonly packet: Packet;
+
+  constructor(
+    readonly report: CaptureFileReport,
+    fileIndex: number,
+    private readonly sink: PacketSink,
+  ) {
+    this.packet = { fileIndex, offset: 0, ts: 0, linkType: 0, ifIndex: 0, data: EMPTY, origLen: 0 };
+  }
+
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    this.report.bytes += chunk.length;
+    let pos = 0;
+    if (this.carry !== null) {
+      pos = this.fillCarry(chunk);
+      if (pos < 0 || this.stopped) {
+        this.base += chunk.length;
+        return;
+      }
+    }
+    pos = this.parse(chunk, pos, chunk.length);
+    if (!this.stopped && pos < chunk.length) this.keep(chunk, pos);
+    this.base += chunk.length;
+  }
+
+  /** Call once the stream has ended: accounts for a file cut in the middle of a record. */
+  end(): CaptureFileReport {
+    if (!this.stopped && this.carry !== null && this.carryLen > 0) {
+      const what = this.headerDone ? 'record' : 'file header';
+      const need = this.headerDone && this.carryLen >= this.recordHeader ? this.recordLength(this.carry, 0) : 0;
+      this.report.truncatedBytes = this.carryLen;
+      this.report.notes.push(
+        `file ends in the middle of a ${what} at byte ${this.carryOffset}: ` +
+          (need > 0 ? `${this.carryLen} of its ${need} bytes present` : `${this.carryLen} bytes left over`),
+      );
+    }
+    this.carry = null;
+    return this.report;
+  }
+
+  /** Reads whole units from buf[pos, end); returns where the first incomplete one starts. */
+  private parse(buf: Buffer, pos: number, end: number): number {
+    if (!this.headerDone) {
+      if (end - pos < GLOBAL_HEADER) return pos;
+      if (!this.readGlobalHeader(buf, pos)) return end;
+      pos += GLOBAL_HEADER;
+    }
+    const hdr = this.recordHeader;
+    const le = this.le;
+    const p = this.packet;
+    const report = this.report;
+    const sink = this.sink;
+    const scale = this.nanos ? 1000 : 1;
+    // One DataView per chunk: its reads take the byte order as an argument and compile to
+    // plain loads, where Buffer#readUInt32LE measured as a third of the time, not inlined.
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    while (end - pos >= hdr) {
+      const sec = dv.getUint32(pos, le);
+      const frac = dv.getUint32(pos + 4, le);
+      const incl = dv.getUint32(pos + 8, le);
+      if (incl > this.maxIncl) {
+        this.damaged(this.base + pos, incl);
+        return end;
+      }
+      if (end - pos < hdr + incl) return pos;
+      const ts = sec * 1e6 + frac / scale;
+      p.offset = this.base + pos;
+      p.ts = ts;
+      p.origLen = dv.getUint32(pos + 12, le);
+      p.data = buf.subarray(pos + hdr, pos + hdr + incl);
+      report.packets++;
+      if (report.firstTs === null || ts < report.firstTs) report.firstTs = ts;
+      if (report.lastTs === null || ts > report.lastTs) report.lastTs = ts;
+      sink(p);
+      pos += hdr + incl;
+    }
+    return pos;
+  }
+
+  private readGlobalHeader(buf: Buffer, pos: number): boolean {
+    const magicLE = buf.readUInt32LE(pos);
+    const magicBE = buf.readUInt32BE(pos);
+    let magic: number;
+    if (magicLE === MAGIC_US || magicLE === MAGIC_NS || magicLE === MAGIC_MODIFIED) {
+      this.le = true;
+      magic = magicLE;
+    } else if (magicBE === MAGIC_US || magicBE === MAGIC_NS || magicBE === MAGIC_MODIFIED) {
+      this.le = false;
+      magic = magicBE;
+    } else {
+      this.report.damaged++;
+      this.report.notes.push(`no pcap magic at byte ${this.base + pos} (found 0x${magicBE.toString(16)})`);
+      this.stopped = true;
+      return false;
+    }
+    this.nanos = magic === MAGIC_NS;
+    this.recordHeader = magic === MAGIC_MODIFIED ? 24 : 16;
+    const u16 = (o: number): number => (this.le ? buf.readUInt16LE(pos + o) : buf.readUInt16BE(pos + o));
+    const u32 = (o: number): number => (this.le ? buf.readUInt32LE(pos + o) : buf.readUInt32BE(pos + o));
+    const major = u16(4);
+    const minor = u16(6);
+    const thiszone = this.le ? buf.readInt32LE(pos + 8) : buf.readInt32BE(pos + 8);
+    this.snapLen = u32(16);
+    // Some writers leave the snap length 0 ("unlimited"): then only the absolute limit applies.
+    if (this.snapLen > 0) this.maxIncl = Math.min(MAX_RECORD_DATA, this.snapLen + SNAPLEN_SLACK);
+    const network = u32(20);
+    // Bits 26-31 carry the FCS flag and length (pcap spec, "LinkType and additional
+    // information"); libpcap's LT_LINKTYPE keeps the low 26 bits as the link type.
+    this.linkType = network & 0x03ffffff;
+    const fcsLength = network & 0x04000000 ? (network >>> 28) * 2 : 0;
+    if (major !== 2) this.report.notes.push(`unusual pcap version ${major}.${minor}`);
+    // libpcap and Wireshark ignore thiszone; say so rather than shift times silently.
+    if (thiszone !== 0) this.report.notes.push(`header thiszone=${thiszone} ignored (as libpcap does)`);
+    if (magic === MAGIC_MODIFIED) this.report.notes.push('modified (Kuznetzov) pcap: 24-byte record headers');
+    const iface: CaptureInterface = {
+      linkType: this.linkType,
+      name: null,
+      description: null,
+      tsUnitsPerSecond: this.nanos ? 1e9 : 1e6,
+      tsOffsetSeconds: 0,
+      snapLen: this.snapLen,
+    };
+    if (fcsLength > 0) iface.fcsLength = fcsLength;
+    this.report.interfaces.push(iface);
+    this.packet.linkType = this.linkType;
+    this.headerDone = true;
+    return true;
+  }
+
+  /** Length of the record whose header starts at buf[pos] (header included). */
+  private recordLength(buf: Buffer, pos: number): number {
+    const incl = this.le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
+    return this.recordHeader + incl;
+  }
+
+  private damaged(offset: number, incl: number): void {
+    this.report.damaged++;
+    const why = incl > MAX_RECORD_DATA ? `more than ${MAX_RECORD_DATA}` : `far beyond the snap length ${this.snapLen}`;
+    this.report.notes.push(
+      `damaged record at byte ${offset}: captured length ${incl} is ${why}; stopped reading the file there`,
+    );
+    this.stopped = true;
+    this.carry = null;
+  }
+
+  /** Saves buf[pos..] as the start of a unit the next chunk completes: a copy of that tail only. */
+  private keep(buf: Buffer, pos: number): void {
+    const n = buf.length - pos;
+    let size = Math.max(n, this.headerDone ? this.recordHeader : GLOBAL_HEADER);
+    if (this.headerDone && n >= this.recordHeader) size = Math.max(size, this.recordLength(buf, pos));
+    const carry = Buffer.allocUnsafe(size);
+    buf.copy(carry, 0, pos);
+    this.carry = carry;
+    this.carryLen = n;
+    this.carryOffset = this.base + pos;
+  }
+
+  /**
+   * Completes the carried unit from the front of chunk and reads it. Returns how many bytes
+   * of chunk it used, or -1 when chunk ran out before the unit was complete.
+   */
+  private fillCarry(chunk: Buffer): number {
+    let carry = this.carry as Buffer;
+    let have = this.carryLen;
+    let used = 0;
+    const hdr = this.headerDone ? this.recordHeader : GLOBAL_HEADER;
+    if (have < hdr) {
+      const n = Math.min(hdr - have, chunk.length);
+      chunk.copy(carry, have, 0, n);
+      have += n;
+      used = n;
+      if (have < hdr) {
+        this.carryLen = have;
+        return -1;
+      }
+    }
+    let need = hdr;
+    if (this.headerDone) {
+      const incl = this.le ? carry.readUInt32LE(8) : carry.readUInt32BE(8);
+      if (incl > this.maxIncl) {
+        this.damaged(this.carryOffset, incl);
+        return -1;
+      }
+      need = hdr + incl;
+      if (carry.length < need) {
+        const bigger = Buffer.allocUnsafe(need);
+        carry.copy(bigger, 0, 0, have);
+        carry = bigger;
+        this.carry = carry;
+      }
+      const n = Math.min(need - have, chunk.length - used);
+      chunk.copy(carry, have, used, used + n);
+      have += n;
+      used += n;
+      if (have < need) {
+        this.carryLen = have;
+        return -1;
+      }
+    }
+    // The carried unit is complete: parse it as if it were a chunk of its own at its file offset.
+    const savedBase = this.base;
+    this.base = this.carryOffset;
+    this.carry = null;
+    this.carryLen = 0;
+    this.parse(carry, 0, need);
+    this.base = savedBase;
+    return used;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

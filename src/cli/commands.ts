@@ -1,0 +1,225 @@
+/** The podcap commands other than `mcp`: argument parsing, then query/ and store/, then formatting. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CaptureError } from '../capture/packet.js';
+import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, expandPaths } from '../dissect/pipeline.js';
+import { importSnapshot } from '../store/import.js';
+import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
+import { FilterError } from '../query/filter.js';
+import { VARIABLES } from '../query/variables.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, reportSummary, snapshotSummary, table } from './format.js';
+import type { SnapshotMeta } from '../store/snapshot.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const WORKSPACE = { workspace: { type: 'string', short: 'w' } } as const;
+
+function parse<O extends Options>(args: string[], options: O, positionals = true) {
+  try {
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function workspaceDir(v: unknown): string {
+  return typeof v === 'string' ? v : defaultWorkspaceDir();
+}
+
+function damagedCount(s: { files: SnapshotMeta['files'] }): number {
+  let n = 0;
+  for (const f of s.files) n += f.damaged + (f.truncatedBytes > 0 ? 1 : 0);
+  return n;
+}
+
+export const USAGE = `podcap: an offline workbench for Kubernetes network captures
+
+usage: podcap <command> [options]
+
+  import PATH... [--name NAME]             read captures (files, directories) into a new snapshot
+  inspect PATH... [--json]                 read captures and report what they hold, storing nothing
+  snapshots [--json]                       list the workspace's snapshots
+  calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json]
+                                           list transactions matching a KFL2 filter, oldest first
+  show ID [--json] [--max-body BYTES]      one transaction in full, with its bodies
+  fields [--json]                          the filter language's variables
+  mcp                                      serve the workspace to an AI assistant over MCP (stdio)
+
+Every command takes --workspace DIR (default $PODCAP_WORKSPACE or ~/.podcap).
+Filters are KFL2 (CEL), as in Kubeshark: 'http && status_code >= 500', 'path.startsWith("/api/")'.
+`;
+
+const HELP: Record<string, string> = {
+  import: 'podcap import PATH... [--name NAME] [--json] [--workspace DIR]\n  Reads pcap/pcapng files (and directories of them) into a new snapshot, all or nothing.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
+  inspect: 'podcap inspect PATH... [--json]\n  Reads captures and prints what they hold (files, packets, connections, transactions), storing nothing.\n  Exit 2 when a file is not a readable capture; 3 when one is damaged.',
+  snapshots: 'podcap snapshots [--json] [--workspace DIR]',
+  calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
+  show: 'podcap show ID [--json] [--max-body BYTES] [--workspace DIR]',
+  fields: 'podcap fields [--json]',
+};
+
+export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(HELP[cmd] ?? USAGE);
+    return EXIT.OK;
+  }
+  try {
+    switch (cmd) {
+      case 'import': return await cmdImport(args, io);
+      case 'inspect': return await cmdInspect(args, io);
+      case 'snapshots': return await cmdSnapshots(args, io);
+      case 'calls': return await cmdCalls(args, io);
+      case 'show': return await cmdShow(args, io);
+      case 'fields': return cmdFields(args, io);
+      default:
+        io.err(`podcap: unknown command "${cmd}"\n\n${USAGE}`);
+        return EXIT.ERROR;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`podcap ${cmd}: ${e.message}\n${HELP[cmd] ?? ''}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof CaptureError) {
+      io.err(`podcap ${cmd}: ${e.message}`);
+      return EXIT.BAD_INPUT;
+    }
+    if (e instanceof FilterError) {
+      io.err(`podcap ${cmd}: bad filter: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof CursorError) {
+      io.err(`podcap ${cmd}: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof SnapshotNotFound) {
+      io.err(`podcap ${cmd}: ${e.message}`);
+      return EXIT.NOT_FOUND;
+    }
+    throw e;
+  }
+}
+
+async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
+  const ws = await Workspace.open(dir);
+  try {
+    return await fn(ws);
+  } finally {
+    await ws.close();
+  }
+}
+
+async function cmdImport(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
+  const dir = workspaceDir(values.workspace);
+  const progress = process.stderr.isTTY && !values.json
+    ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
+    : undefined;
+  const meta = await withWorkspace(dir, (ws) =>
+    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
+  if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
+  const damaged = damagedCount(meta);
+  if (values.json) io.out(JSON.stringify(meta, null, 2));
+  else io.out(`${snapshotSummary(meta)}\nworkspace: ${dir}`);
+  if (damaged > 0) {
+    io.err(`podcap import: warning: imported with damage: ${damaged} damaged or cut records in ${meta.report.damagedFiles} file(s); `
+      + `${Object.values(meta.report.damaged).reduce((a, b) => a + b, 0)} packets with broken headers`);
+    return EXIT.PARTIAL;
+  }
+  return EXIT.OK;
+}
+
+async function cmdInspect(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
+  const files = expandPaths(positionals);
+  const result = await analyzeCaptures(files, () => {});
+  const damaged = damagedCount(result);
+  if (values.json) io.out(JSON.stringify(result, null, 2));
+  else io.out([...result.files.map(fileSummary), reportSummary(result.report)].join('\n'));
+  return damaged > 0 ? EXIT.PARTIAL : EXIT.OK;
+}
+
+async function cmdSnapshots(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } }, false);
+  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+    const snaps = ws.listSnapshots();
+    if (values.json) {
+      io.out(JSON.stringify(snaps, null, 2));
+      return EXIT.OK;
+    }
+    if (snaps.length === 0) {
+      io.out('no snapshots yet: podcap import CAPTURE...');
+      return EXIT.OK;
+    }
+    io.out(table(['ID', 'NAME', 'IMPORTED', 'FILES', 'PACKETS', 'CALLS', 'FAILED', 'FIRST CALL', 'LAST CALL'], snaps.map((s) => [
+      s.id, s.name ?? '', s.createdAt.slice(0, 19), String(s.files.length), String(s.report.packets), String(s.transactions),
+      String(s.report.failed), isoTime(s.firstTs), isoTime(s.lastTs),
+    ])));
+    return EXIT.OK;
+  });
+}
+
+function positiveInt(v: unknown, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, not "${String(v)}"`);
+  return n;
+}
+
+async function cmdCalls(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...WORKSPACE, snapshot: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' },
+    cursor: { type: 'string' }, reverse: { type: 'boolean' }, json: { type: 'boolean' },
+  });
+  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const limit = positiveInt(values.limit, 'limit', DEFAULT_LIMIT);
+  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+    const page = listCalls(ws, {
+      filter: positionals[0] ?? '',
+      snapshots: values.snapshot as string[] | undefined,
+      limit,
+      cursor: values.cursor as string | undefined,
+      reverse: values.reverse === true,
+    });
+    if (values.json) io.out(JSON.stringify(page.calls, null, 2));
+    else if (page.calls.length === 0) io.out(`no calls match${page.filter ? ` ${page.filter}` : ''} (${page.scanned} looked at)`);
+    else io.out(table(CALL_HEADER, page.calls.map(callRow)));
+    if (page.evaluationErrors > 0) {
+      io.err(`podcap calls: ${page.evaluationErrors} records could not be evaluated and did not match (last: ${page.lastEvaluationError}); map_get(map, key, default) avoids missing-key errors`);
+    }
+    if (page.nextCursor) io.err(`more calls: --cursor ${page.nextCursor}`);
+    return EXIT.OK;
+  });
+}
+
+async function cmdShow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
+  const maxBodyBytes = positiveInt(values['max-body'], 'max-body', 64 * 1024);
+  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+    const rec = getCall(ws, positionals[0], { maxBodyBytes });
+    if (!rec) {
+      io.err(`podcap show: no transaction "${positionals[0]}"`);
+      return EXIT.NOT_FOUND;
+    }
+    io.out(values.json ? JSON.stringify(rec, null, 2) : callDetail(rec));
+    return EXIT.OK;
+  });
+}
+
+function cmdFields(args: string[], io: Io): number {
+  const { values } = parse(args, { json: { type: 'boolean' } }, false);
+  if (values.json) io.out(JSON.stringify(VARIABLES, null, 2));
+  else io.out(table(['VARIABLE', 'TYPE', 'DESCRIPTION', 'EXAMPLE'], VARIABLES.map((v) => [
+    v.podcap ? `${v.name} *` : v.name, v.type === 'google.protobuf.Timestamp' ? 'timestamp' : v.type, v.description, v.example,
+  ])) + '\n\n* podcap\'s own; the others are Kubeshark KFL2 names.');
+  return EXIT.OK;
+}

@@ -1,0 +1,113 @@
+/** Human-readable rendering of records and reports for the terminal. */
+import type { Body, Endpoint, HeaderList, TransactionRecord } from '../dissect/record.js';
+import type { AnalysisReport } from '../dissect/report.js';
+import type { CaptureFileReport } from '../capture/packet.js';
+import type { SnapshotMeta } from '../store/snapshot.js';
+
+export function isoTime(us: number | null): string {
+  return us === null ? '-' : new Date(us / 1000).toISOString();
+}
+
+/** "10:04:05.123" in UTC: the timeline view, where the date is in the header. */
+export function clockTime(us: number): string {
+  return new Date(us / 1000).toISOString().slice(11, 23);
+}
+
+export function ms(v: number | null): string {
+  if (v === null) return '-';
+  return v >= 100 ? `${v.toFixed(0)}ms` : v >= 10 ? `${v.toFixed(1)}ms` : `${v.toFixed(2)}ms`;
+}
+
+export function endpointLabel(e: Endpoint): string {
+  const addr = e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+  if (!e.name) return addr;
+  return `${e.namespace ? `${e.namespace}/` : ''}${e.name}`;
+}
+
+/** Render rows as aligned columns; the last column is left ragged. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function callRow(r: TransactionRecord): string[] {
+  const what = r.request.method ? `${r.request.method} ${r.request.url}` : '(request not captured)';
+  const status = r.response ? String(r.status) : 'none';
+  return [
+    clockTime(r.timestamp),
+    r.id,
+    `${endpointLabel(r.src)} → ${endpointLabel(r.dst)}`,
+    what.length > 70 ? `${what.slice(0, 67)}...` : what,
+    r.failed ? `${status} ✗` : status,
+    ms(r.elapsedTime),
+    r.notes.join('; '),
+  ];
+}
+
+export const CALL_HEADER = ['TIME (UTC)', 'ID', 'SRC → DST', 'REQUEST', 'STATUS', 'ELAPSED', 'NOTES'];
+
+function headerLines(h: HeaderList): string[] {
+  return h.map(([n, v]) => `  ${n}: ${v}`);
+}
+
+function bodyLines(b: Body | null, size: number): string[] {
+  if (!b) return size > 0 ? [`  (${size} bytes, not stored)`] : [];
+  const head = `  -- body: ${b.size} bytes${b.mimeType ? `, ${b.mimeType}` : ''}${b.truncated ? `, first ${b.encoding === 'utf8' ? Buffer.byteLength(b.data) : Buffer.from(b.data, 'base64').length} shown` : ''}${b.encoding === 'base64' ? ', base64' : ''} --`;
+  return [head, ...b.data.split('\n').map((l) => `  ${l}`)];
+}
+
+export function callDetail(r: TransactionRecord): string {
+  const out: string[] = [];
+  out.push(`${r.id}  ${r.protocol.toUpperCase()}  ${isoTime(r.timestamp)}  elapsed ${ms(r.elapsedTime)}${r.failed ? '  FAILED' : ''}`);
+  out.push(`${endpointLabel(r.src)} → ${endpointLabel(r.dst)}  (${r.stream.transport} stream ${r.stream.id})`);
+  if (r.notes.length) out.push(`notes: ${r.notes.join('; ')}`);
+  out.push('');
+  const q = r.request;
+  if (q.method) {
+    out.push(`> ${q.method} ${q.url} ${q.version}`);
+    out.push(...headerLines(q.headers));
+    out.push(...bodyLines(q.body, q.bodySize));
+  } else out.push('> (request not captured)');
+  out.push('');
+  const s = r.response;
+  if (s) {
+    out.push(`< ${s.version} ${s.status} ${s.statusText}`);
+    out.push(...headerLines(s.headers));
+    out.push(...bodyLines(s.body, s.bodySize));
+  } else out.push('< (no response)');
+  return out.join('\n');
+}
+
+function counts(c: Record<string, number>): string {
+  const entries = Object.entries(c).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([k, v]) => `${v} ${k}`).join(', ') : 'none';
+}
+
+export function fileSummary(f: CaptureFileReport): string {
+  const extra: string[] = [];
+  if (f.damaged) extra.push(`${f.damaged} damaged records`);
+  if (f.truncatedBytes) extra.push(`cut short: ${f.truncatedBytes} bytes of a last record`);
+  return `  ${f.path}: ${f.format}${f.compressed ? ' (gzip)' : ''}, ${f.packets} packets${extra.length ? `; ${extra.join('; ')}` : ''}`;
+}
+
+export function reportSummary(r: AnalysisReport): string {
+  const lines = [
+    `packets: ${r.packets} read; ${r.tcpSegments} TCP, ${r.udpDatagrams} UDP`
+      + `; skipped: ${counts(r.skipped)}; damaged: ${counts(r.damaged)}`,
+    `tcp: ${r.tcp.connections} connections (${counts(r.connections)}); ${r.tcp.retransmittedSegments} retransmissions, `
+      + `${r.tcp.outOfOrderSegments} out of order, ${r.tcp.gaps} gaps (${r.tcp.gapBytes} bytes not captured)`,
+    `transactions: ${counts(r.transactions)}; ${r.failed} failed`,
+  ];
+  return lines.join('\n');
+}
+
+export function snapshotSummary(s: SnapshotMeta): string {
+  const span = s.firstTs !== null && s.lastTs !== null ? `${isoTime(s.firstTs)} .. ${isoTime(s.lastTs)}` : 'no transactions';
+  return [
+    `snapshot ${s.id}${s.name ? ` (${s.name})` : ''}: ${s.transactions} transactions, ${span}`,
+    ...s.files.map(fileSummary),
+    reportSummary(s.report),
+  ].join('\n');
+}

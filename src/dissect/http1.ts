@@ -1,0 +1,458 @@
+/**
+ * HTTP/1.x over one TCP connection: requests and responses parsed with
+ * http-parser-js, paired in order (pipelining included), timed from the first
+ * byte of the request to the last byte of the response.
+ */
+import { HTTPParser } from 'http-parser-js';
+import type { CloseReason, Dir, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
+import { BodyCollector, DEFAULT_BODY_LIMITS, decodeContent, type BodyLimits } from './body.js';
+import { findMessageStart, splitTarget } from './http1-syntax.js';
+import { endpoint, headerValue, type HeaderList, type HttpRequest, type HttpResponse, type TransactionSink } from './record.js';
+
+/** The parser's own fields read here; stable in the pinned http-parser-js 0.5.x. */
+interface ParserInternals {
+  state: string;
+  offset: number;
+  end: number;
+  line: string;
+  body_bytes: number | null;
+}
+type Parser = InstanceType<typeof HTTPParser> & ParserInternals;
+
+interface HeadersInfo {
+  versionMajor: number;
+  versionMinor: number;
+  headers: string[];
+  method: number;
+  url: string;
+  statusCode: number;
+  statusMessage: string;
+  upgrade: boolean;
+}
+
+interface PendingRequest {
+  method: string;
+  url: string;
+  version: string;
+  headers: HeaderList;
+  headersSize: number;
+  startTs: number;
+  body: BodyCollector;
+  complete: boolean;
+  notes: string[];
+}
+
+interface PendingResponse {
+  status: number;
+  statusText: string;
+  version: string;
+  headers: HeaderList;
+  headersSize: number;
+  startTs: number;
+  body: BodyCollector;
+  request: PendingRequest | null;
+  notes: string[];
+  /** After this response the connection stops carrying HTTP/1 (101, or a 2xx to CONNECT). */
+  switchesProtocol: boolean;
+  complete: boolean;
+}
+
+/** How much of a direction is kept while looking for the next message after a gap. */
+const RESYNC_WINDOW = 16 * 1024;
+const ZEROES = Buffer.alloc(64 * 1024);
+
+function headerList(flat: string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+}
+
+function headersBytes(startLine: number, flat: string[]): number {
+  let n = startLine + 2 + 2;
+  for (let i = 0; i + 1 < flat.length; i += 2) n += flat[i].length + 2 + flat[i + 1].length + 2;
+  return n;
+}
+
+/** One direction's parser, with the bookkeeping to time messages and to recover after damage. */
+class Side {
+  parser!: Parser;
+  /** Time of the first byte of the message being parsed; undefined between messages. */
+  startTs: number | undefined;
+  ts = 0;
+  /** Looking for the next message start after a gap or a parse error; bytes kept meanwhile. */
+  resyncing = false;
+  resyncBuf: Buffer | null = null;
+  /** While feeding filler for a gap inside a sized body, body bytes are counted as missing. */
+  filling = false;
+
+  constructor(readonly kind: 'request' | 'response', private readonly install: (p: Parser) => void) {
+    this.reset();
+  }
+
+  reset(): void {
+    this.parser = new HTTPParser(this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE) as Parser;
+    this.install(this.parser);
+    this.startTs = undefined;
+  }
+
+  /** Between messages: nothing of the next one parsed yet. */
+  get idle(): boolean {
+    const s = this.parser.state;
+    return (s === 'REQUEST_LINE' || s === 'RESPONSE_LINE') && this.parser.line === '';
+  }
+
+  /** Called from the message-complete callback: does the current chunk go on with another message? */
+  nextStartsNow(): boolean {
+    return this.parser.offset < this.parser.end;
+  }
+}
+
+/** How a connection left HTTP/1: a tunnel after CONNECT, or the protocol a 101 names (lower case). */
+export type SwitchKind = { kind: 'connect' } | { kind: 'upgrade'; protocol: string };
+
+export interface Http1Options {
+  body: BodyLimits;
+}
+
+export class Http1Dissector implements StreamHandler {
+  private reqDir: Dir | -1 = -1;
+  private readonly req: Side;
+  private readonly res: Side;
+  /** Requests whose response has not started, oldest first. */
+  private readonly queue: PendingRequest[] = [];
+  private current: PendingRequest | null = null;
+  private response: PendingResponse | null = null;
+  /** An Upgrade or CONNECT request waits for its answer; request bytes after it are held meanwhile. */
+  private switchRequest: PendingRequest | null = null;
+  private heldRequestBytes: Array<{ bytes: Buffer; ts: number }> = [];
+  /** The connection left HTTP/1 (101 Switching Protocols, or a tunnel after CONNECT). */
+  private switched = false;
+  /** Whoever carries on after the switch; null when nobody claims the bytes. */
+  private tunnel: StreamHandler | null = null;
+  private readonly connNotes: string[] = [];
+
+  constructor(
+    private readonly conn: TcpConnection,
+    private readonly sink: TransactionSink,
+    private readonly opts: Http1Options = { body: DEFAULT_BODY_LIMITS },
+    /** Called when the connection leaves HTTP/1: returns the handler for what follows (protocol detection again, HTTP/2 for h2c). */
+    private readonly onSwitch: (how: SwitchKind, requestDir: Dir) => StreamHandler | null = () => null,
+  ) {
+    this.req = new Side('request', (p) => this.installRequest(p));
+    this.res = new Side('response', (p) => this.installResponse(p));
+    if (conn.midstream || conn.roles === 'guessed') this.connNotes.push('capture started mid-connection');
+  }
+
+  /**
+   * The router tells which direction carries requests once it has seen the first
+   * bytes; `resync` when it found them past the start (a mid-connection capture).
+   */
+  setRequestDirection(dir: Dir, resync: boolean): void {
+    this.reqDir = dir;
+    if (resync) {
+      this.req.resyncing = true;
+      this.res.resyncing = true;
+    }
+  }
+
+  data(dir: Dir, bytes: Buffer, ts: number): void {
+    if (this.switched) {
+      this.tunnel?.data(dir, bytes, ts);
+      return;
+    }
+    if (this.reqDir < 0) return;
+    if (dir === this.reqDir) {
+      if (this.switchRequest) {
+        this.heldRequestBytes.push({ bytes: Buffer.from(bytes), ts });
+        return;
+      }
+      this.feed(this.req, bytes, ts);
+    } else {
+      this.feed(this.res, bytes, ts);
+    }
+  }
+
+  gap(dir: Dir, length: number, ts: number): void {
+    if (this.switched) {
+      this.tunnel?.gap(dir, length, ts);
+      return;
+    }
+    if (this.reqDir < 0) return;
+    const side = dir === this.reqDir ? this.req : this.res;
+    const p = side.parser;
+    side.ts = ts;
+    if (side.resyncing) return;
+    // Inside a body of known length the parser can be carried across the hole with filler bytes.
+    if (p.state === 'BODY_SIZED' && p.body_bytes !== null && p.body_bytes >= length) {
+      side.filling = true;
+      let left = length;
+      while (left > 0) {
+        const n = Math.min(left, ZEROES.length);
+        p.execute(ZEROES, 0, n);
+        left -= n;
+      }
+      side.filling = false;
+      return;
+    }
+    if (p.state === 'BODY_RAW') {
+      // A body delimited by the close just has a hole; the parser needs no resync.
+      if (this.response) this.response.body.missing += length;
+      return;
+    }
+    this.damaged(side, `gap of ${length} bytes`);
+  }
+
+  end(reason: CloseReason, ts: number): void {
+    if (!this.switched && this.reqDir >= 0) {
+      // A body delimited by the connection's close ends here.
+      if (!this.res.resyncing && this.res.parser.state === 'BODY_RAW') {
+        this.res.ts = ts;
+        this.res.parser.finish();
+      }
+      if (this.response) {
+        this.response.notes.push('connection ended before the response was complete');
+        this.emitResponse(this.response, ts);
+        this.response = null;
+      }
+      if (this.current) {
+        this.current.notes.push('connection ended before the request was complete');
+        this.current = null;
+      }
+    }
+    const why = reason === 'rst' ? 'connection reset before a response' : 'response missing';
+    for (const r of this.queue.splice(0)) this.emit(r, null, null, [why]);
+    this.tunnel?.end(reason, ts);
+  }
+
+  private feed(side: Side, bytes: Buffer, ts: number): void {
+    side.ts = ts;
+    if (side.resyncing) {
+      const buf = side.resyncBuf ? Buffer.concat([side.resyncBuf, bytes]) : bytes;
+      const at = findMessageStart(buf, side.kind);
+      if (at < 0) {
+        // Keep the tail in case a start line is split across segments.
+        side.resyncBuf = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_WINDOW)));
+        return;
+      }
+      side.resyncing = false;
+      side.resyncBuf = null;
+      side.reset();
+      bytes = buf.subarray(at);
+    }
+    if (side.startTs === undefined) side.startTs = ts;
+    const ret = side.parser.execute(bytes);
+    if (ret instanceof Error) {
+      this.damaged(side, `unparsable HTTP/1 ${side.kind} (${describe(ret)})`);
+      return;
+    }
+    // The parser stops early only at a protocol switch: what follows belongs to the next protocol.
+    if (ret < bytes.length) {
+      const rest = bytes.subarray(ret);
+      if (this.switched) this.tunnel?.data(side === this.req ? (this.reqDir as Dir) : ((1 - this.reqDir) as Dir), rest, ts);
+      else if (side === this.req && this.switchRequest) this.heldRequestBytes.push({ bytes: Buffer.from(rest), ts });
+    }
+  }
+
+  /** The message in progress on this side cannot be finished; record what was seen and look for the next one. */
+  private damaged(side: Side, why: string): void {
+    if (side.kind === 'request') {
+      if (this.current) {
+        this.current.notes.push(`${why} in the request`);
+        this.current = null;
+      } else if (!side.idle) {
+        this.connNotes.push(`${why}: a request was lost`);
+      }
+    } else if (this.response) {
+      this.response.notes.push(`${why} in the response`);
+      this.emitResponse(this.response, side.ts);
+      this.response = null;
+    } else if (!side.idle && this.queue.length > 0) {
+      // The response's start line went missing: it most likely answered the oldest request.
+      const r = this.queue.shift()!;
+      this.emit(r, null, null, [`${why}: the response was lost`]);
+    }
+    side.resyncing = true;
+    side.resyncBuf = null;
+  }
+
+  private installRequest(p: Parser): void {
+    p[HTTPParser.kOnHeadersComplete] = (info: HeadersInfo) => {
+      const method = HTTPParser.methods[info.method] ?? String(info.method);
+      const r: PendingRequest = {
+        method,
+        url: info.url,
+        version: `HTTP/${info.versionMajor}.${info.versionMinor}`,
+        headers: headerList(info.headers),
+        headersSize: headersBytes(method.length + info.url.length + 10, info.headers),
+        startTs: this.req.startTs ?? this.req.ts,
+        body: new BodyCollector(this.opts.body.maxStoredBytes),
+        complete: false,
+        notes: [],
+      };
+      this.current = r;
+      // Queued at its headers: a server may answer (100 Continue, an early error) before the body ends.
+      this.queue.push(r);
+      if (info.upgrade) this.switchRequest = r;
+      return 0;
+    };
+    p[HTTPParser.kOnBody] = (chunk: Buffer) => {
+      if (!this.current) return;
+      if (this.req.filling) this.current.body.missing += chunk.length;
+      else this.current.body.add(chunk);
+    };
+    p[HTTPParser.kOnMessageComplete] = () => {
+      if (this.current) this.current.complete = true;
+      this.current = null;
+      this.req.startTs = this.req.nextStartsNow() ? this.req.ts : undefined;
+    };
+  }
+
+  private installResponse(p: Parser): void {
+    p[HTTPParser.kOnHeadersComplete] = (info: HeadersInfo) => {
+      const status = info.statusCode;
+      const headers = headerList(info.headers);
+      const version = `HTTP/${info.versionMajor}.${info.versionMinor}`;
+      const headersSize = headersBytes(13 + info.statusMessage.length, info.headers);
+      // 1xx other than 101 are interim: the final response is still to come.
+      if (status >= 100 && status < 200 && status !== 101) {
+        this.queue[0]?.notes.push(`interim response ${status} ${info.statusMessage}`.trim());
+        this.response = null;
+        return 0;
+      }
+      const request = this.queue.shift() ?? null;
+      const method = request?.method ?? '';
+      const switches = status === 101 || (method === 'CONNECT' && status >= 200 && status < 300);
+      this.response = {
+        status,
+        statusText: info.statusMessage,
+        version,
+        headers,
+        headersSize,
+        startTs: this.res.startTs ?? this.res.ts,
+        body: new BodyCollector(this.opts.body.maxStoredBytes),
+        request,
+        notes: [],
+        switchesProtocol: switches,
+        complete: false,
+      };
+      // A switch stops the parser (2); HEAD answers carry no body whatever their headers say (1).
+      return switches ? 2 : method === 'HEAD' ? 1 : 0;
+    };
+    p[HTTPParser.kOnBody] = (chunk: Buffer) => {
+      if (!this.response) return;
+      if (this.res.filling) this.response.body.missing += chunk.length;
+      else this.response.body.add(chunk);
+    };
+    p[HTTPParser.kOnMessageComplete] = () => {
+      const r = this.response;
+      this.response = null;
+      this.res.startTs = this.res.nextStartsNow() ? this.res.ts : undefined;
+      if (!r) return;
+      r.complete = true;
+      this.emitResponse(r, this.res.ts);
+      if (r.switchesProtocol) this.switchProtocol(r);
+      else if (r.request && r.request === this.switchRequest) this.resumeAfterRefusedSwitch();
+    };
+  }
+
+  /** The server agreed to leave HTTP/1: everything after goes to the next protocol's handler. */
+  private switchProtocol(r: PendingResponse): void {
+    this.switched = true;
+    const upgrade = headerValue(r.headers, 'upgrade') ?? (r.request ? headerValue(r.request.headers, 'upgrade') : null);
+    const how: SwitchKind = r.status === 101
+      ? { kind: 'upgrade', protocol: (upgrade ?? '').trim().toLowerCase() }
+      : { kind: 'connect' };
+    this.tunnel = this.onSwitch(how, this.reqDir as Dir);
+    this.switchRequest = null;
+    const held = this.heldRequestBytes;
+    this.heldRequestBytes = [];
+    for (const h of held) this.tunnel?.data(this.reqDir as Dir, h.bytes, h.ts);
+  }
+
+  /** The Upgrade/CONNECT was refused: HTTP/1 goes on with the request bytes held meanwhile. */
+  private resumeAfterRefusedSwitch(): void {
+    this.switchRequest = null;
+    const held = this.heldRequestBytes;
+    this.heldRequestBytes = [];
+    for (const h of held) this.feed(this.req, h.bytes, h.ts);
+  }
+
+  private emitResponse(r: PendingResponse, ts: number): void {
+    if (r.request) {
+      this.emit(r.request, r, ts, r.notes);
+    } else {
+      this.emit(null, r, ts, ['request not captured', ...r.notes]);
+    }
+  }
+
+  private emit(req: PendingRequest | null, res: PendingResponse | null, resEnd: number | null, extraNotes: string[]): void {
+    const notes = [...this.connNotes];
+    const limits = this.opts.body;
+    let request: HttpRequest;
+    let requestBody: Buffer | null = null;
+    if (req) {
+      notes.push(...req.notes);
+      if (!req.complete) notes.push('request incomplete');
+      const enc = headerValue(req.headers, 'content-encoding');
+      const decoded = decodeContent(req.body.bytes(), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
+      if (decoded.note) notes.push(`request: ${decoded.note}`);
+      if (req.body.missing > 0) notes.push(`request body: ${req.body.missing} bytes not captured`);
+      requestBody = req.body.size > 0 ? decoded.data : null;
+      const { path, query } = splitTarget(req.url);
+      request = {
+        method: req.method, url: req.url, path, query, version: req.version, headers: req.headers,
+        headersSize: req.headersSize, bodySize: enc ? decoded.size : req.body.size, wireBodySize: req.body.size,
+        contentEncoding: enc, body: null,
+      };
+    } else {
+      request = {
+        method: '', url: '', path: '', query: '', version: res?.version ?? '', headers: [],
+        headersSize: 0, bodySize: 0, wireBodySize: 0, contentEncoding: null, body: null,
+      };
+    }
+    let response: HttpResponse | null = null;
+    let responseBody: Buffer | null = null;
+    if (res) {
+      const enc = headerValue(res.headers, 'content-encoding');
+      const decoded = decodeContent(res.body.bytes(), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
+      if (decoded.note) notes.push(`response: ${decoded.note}`);
+      if (res.body.missing > 0) notes.push(`response body: ${res.body.missing} bytes not captured`);
+      responseBody = res.body.size > 0 ? decoded.data : null;
+      response = {
+        status: res.status, statusText: res.statusText, version: res.version, headers: res.headers,
+        headersSize: res.headersSize, bodySize: enc ? decoded.size : res.body.size, wireBodySize: res.body.size,
+        contentEncoding: enc, body: null,
+      };
+    }
+    notes.push(...extraNotes);
+    const reqFromClient = this.reqDir === 0;
+    const c = this.conn;
+    const src = reqFromClient ? c.client : c.server;
+    const dst = reqFromClient ? c.server : c.client;
+    const start = req ? req.startTs : res!.startTs;
+    const status = response ? response.status : 0;
+    this.sink({
+      record: {
+        protocol: 'http',
+        timestamp: start,
+        elapsedTime: resEnd !== null && response ? (resEnd - start) / 1000 : null,
+        responseTimestamp: response ? resEnd : null,
+        src: endpoint(src.ip, src.port),
+        dst: endpoint(dst.ip, dst.port),
+        stream: { id: c.id, transport: 'tcp' },
+        request,
+        response,
+        status,
+        failed: response === null || status >= 500,
+        notes,
+      },
+      requestBody,
+      responseBody,
+    });
+  }
+}
+
+function describe(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${code}` : err.message;
+}

@@ -1,0 +1,114 @@
+/**
+ * The transaction record of DESIGN.md: what every dissector emits, what the
+ * store keeps and what `--json` and the MCP tools return. Field names are public.
+ */
+
+export type Protocol = 'http' | 'http2' | 'grpc' | 'dns';
+export type EndpointKind = 'pod' | 'service' | 'node' | 'external';
+
+export interface Workload {
+  kind: string;
+  name: string;
+}
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+  /** The Kubernetes name of the address (pod, service or node), null until known. */
+  name: string | null;
+  namespace: string | null;
+  kind: EndpointKind;
+  workload: Workload | null;
+  labels: Record<string, string>;
+  node: string | null;
+}
+
+/** A decoded body as the record carries it: text when it is text, base64 otherwise. */
+export interface Body {
+  encoding: 'utf8' | 'base64';
+  data: string;
+  /** Decoded size in bytes; `data` may hold less when it was capped. */
+  size: number;
+  truncated: boolean;
+  mimeType: string | null;
+}
+
+/** Name/value pairs in wire order with their original case; repeats kept. */
+export type HeaderList = Array<[string, string]>;
+
+export interface HttpRequest {
+  method: string;
+  /** Path and query as sent on the request line. */
+  url: string;
+  path: string;
+  /** Query string without the '?', "" when none. */
+  query: string;
+  version: string;
+  headers: HeaderList;
+  headersSize: number;
+  /** Decoded body size (after chunked and content-encoding). */
+  bodySize: number;
+  /** Body bytes as carried on the wire (after de-chunking, before content decoding). */
+  wireBodySize: number;
+  contentEncoding: string | null;
+  /** Filled by `show`/`get_api_call`; summaries leave it null. */
+  body: Body | null;
+}
+
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  version: string;
+  headers: HeaderList;
+  headersSize: number;
+  bodySize: number;
+  wireBodySize: number;
+  contentEncoding: string | null;
+  body: Body | null;
+}
+
+export interface StreamRef {
+  /** Connection number within the snapshot (see `podcap follow`). */
+  id: number;
+  transport: 'tcp' | 'udp';
+}
+
+export interface TransactionRecord {
+  id: string;
+  snapshot: string;
+  protocol: Protocol;
+  /** Request start, microseconds since the epoch. */
+  timestamp: number;
+  /** Request start to response end in milliseconds; null without a response. */
+  elapsedTime: number | null;
+  /** Time of the last byte of the response, microseconds since the epoch; null without a response. */
+  responseTimestamp: number | null;
+  src: Endpoint;
+  dst: Endpoint;
+  stream: StreamRef;
+  request: HttpRequest;
+  response: HttpResponse | null;
+  status: number;
+  failed: boolean;
+  notes: string[];
+}
+
+/** What a dissector hands on: the record (without id/snapshot yet) and the raw decoded bodies. */
+export interface DissectedTransaction {
+  record: Omit<TransactionRecord, 'id' | 'snapshot'>;
+  requestBody: Buffer | null;
+  responseBody: Buffer | null;
+}
+
+export type TransactionSink = (t: DissectedTransaction) => void;
+
+export function endpoint(ip: string, port: number): Endpoint {
+  return { ip, port, name: null, namespace: null, kind: 'external', workload: null, labels: {}, node: null };
+}
+
+/** First value of a header by case-insensitive name. */
+export function headerValue(headers: HeaderList, name: string): string | null {
+  const lower = name.toLowerCase();
+  for (const [n, v] of headers) if (n.toLowerCase() === lower) return v;
+  return null;
+}

@@ -1,0 +1,132 @@
+/**
+ * Protocol detection per TCP connection, by content rather than port (as Zeek's
+ * dynamic protocol detection does): the first bytes of each direction are held
+ * until they tell which dissector owns the connection, then replayed to it.
+ */
+import type { CloseReason, Dir, StreamFactory, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
+import { Http1Dissector, type Http1Options, type SwitchKind } from './http1.js';
+import { findMessageStart, http1Start } from './http1-syntax.js';
+import type { TransactionSink } from './record.js';
+
+export interface TcpDissectStats {
+  /** Connections by the protocol found on them; 'unrecognised' carried data no dissector claimed. */
+  connections: Record<string, number>;
+  /** Payload bytes on connections no dissector claimed. */
+  unrecognisedBytes: number;
+}
+
+export interface TcpDissectOptions {
+  http1: Http1Options;
+}
+
+/** Bytes looked at per direction before a connection is given up as unrecognised. */
+const DETECT_WINDOW = 64 * 1024;
+
+interface Held {
+  dir: Dir;
+  bytes: Buffer;
+  ts: number;
+}
+
+class Router implements StreamHandler {
+  private target: StreamHandler | null = null;
+  private given_up = false;
+  private readonly held: Held[] = [];
+  private readonly heldBytes: [number, number] = [0, 0];
+  private readonly verdict: ['pending' | 'no', 'pending' | 'no'] = ['pending', 'pending'];
+
+  constructor(
+    private readonly conn: TcpConnection,
+    private readonly sink: TransactionSink,
+    private readonly opts: TcpDissectOptions,
+    private readonly stats: TcpDissectStats,
+    /** "" for a connection, "tunnel: " for what a CONNECT or Upgrade carries. */
+    private readonly label = '',
+  ) {}
+
+  data(dir: Dir, bytes: Buffer, ts: number): void {
+    if (this.target) return this.target.data(dir, bytes, ts);
+    if (this.given_up) {
+      this.stats.unrecognisedBytes += bytes.length;
+      return;
+    }
+    this.held.push({ dir, bytes: Buffer.from(bytes), ts });
+    this.heldBytes[dir] += bytes.length;
+    this.detect(dir);
+  }
+
+  gap(dir: Dir, length: number, ts: number): void {
+    if (this.target) return this.target.gap(dir, length, ts);
+    // Before detection a hole only shifts where the first message may start; the search copes.
+    void length;
+    void ts;
+  }
+
+  end(reason: CloseReason, ts: number): void {
+    if (this.target) return this.target.end(reason, ts);
+    const bytes = this.heldBytes[0] + this.heldBytes[1];
+    if (bytes === 0) {
+      this.count('no payload');
+    } else if (!this.given_up) {
+      this.count('unrecognised');
+      this.stats.unrecognisedBytes += bytes;
+    }
+  }
+
+  private dirBytes(dir: Dir): Buffer {
+    const parts = this.held.filter((h) => h.dir === dir).map((h) => h.bytes);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  private detect(dir: Dir): void {
+    if (this.verdict[dir] === 'no') return this.scanMidstream(dir);
+    const start = http1Start(this.dirBytes(dir));
+    if (start === 'request') return this.attachHttp1(dir, false);
+    if (start === 'response') return this.attachHttp1((1 - dir) as Dir, false);
+    if (start === 'no') {
+      this.verdict[dir] = 'no';
+      this.scanMidstream(dir);
+    }
+  }
+
+  /** A connection caught mid-stream may show an HTTP/1 message start further in. */
+  private scanMidstream(dir: Dir): void {
+    const bytes = this.dirBytes(dir);
+    if (findMessageStart(bytes, 'request') >= 0) return this.attachHttp1(dir, true);
+    if (findMessageStart(bytes, 'response') >= 0) return this.attachHttp1((1 - dir) as Dir, true);
+    if (this.heldBytes[dir] >= DETECT_WINDOW && (this.verdict[1 - dir] === 'no' || this.heldBytes[1 - dir] >= DETECT_WINDOW)) {
+      this.giveUp();
+    }
+  }
+
+  private attachHttp1(requestDir: Dir, resync: boolean): void {
+    const d = new Http1Dissector(this.conn, this.sink, this.opts.http1, (how) => this.afterSwitch(how));
+    d.setRequestDirection(requestDir, resync);
+    this.target = d;
+    this.count('http');
+    for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
+  }
+
+  /** What follows a CONNECT tunnel is detected afresh; an Upgrade to an unknown protocol is counted and dropped. */
+  private afterSwitch(how: SwitchKind): StreamHandler | null {
+    if (how.kind === 'connect') return new Router(this.conn, this.sink, this.opts, this.stats, 'tunnel: ');
+    this.count(`upgrade to ${how.protocol || 'unnamed protocol'}`);
+    return null;
+  }
+
+  private giveUp(): void {
+    this.given_up = true;
+    this.count('unrecognised');
+    this.stats.unrecognisedBytes += this.heldBytes[0] + this.heldBytes[1];
+    this.held.length = 0;
+  }
+
+  private count(kind: string): void {
+    const key = this.label + kind;
+    this.stats.connections[key] = (this.stats.connections[key] ?? 0) + 1;
+  }
+}
+
+export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats): StreamFactory {
+  return (conn) => new Router(conn, sink, opts, stats);
+}

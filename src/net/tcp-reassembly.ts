@@ -1,0 +1,353 @@
+/**
+ * TCP connection tracking and reassembly. Each connection's two directions are
+ * delivered in sequence order to a StreamHandler made by a factory (the shape of
+ * gopacket's reassembly): the handler sees ordered bytes, explicit gaps where the
+ * capture lost data, and one end call. It knows nothing of the protocols above.
+ *
+ * Overlap policy: the first copy of a byte wins. Bytes already delivered are
+ * never replaced by a later retransmission with different content (the BSD /
+ * Suricata "first" policy); the README's design notes say why.
+ */
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from './decode.js';
+
+/** 0: bytes sent by the connection's client; 1: bytes sent by its server. */
+export type Dir = 0 | 1;
+
+export interface TcpEndpoint {
+  ip: string;
+  port: number;
+}
+
+export type CloseReason = 'fin' | 'rst' | 'end-of-capture' | 'port-reuse';
+
+export interface TcpConnection {
+  /** 1-based, in order of each connection's first packet within the import. */
+  readonly id: number;
+  readonly client: TcpEndpoint;
+  readonly server: TcpEndpoint;
+  /** 'syn' when the handshake told who opened the connection; 'guessed' from the ports otherwise. */
+  readonly roles: 'syn' | 'guessed';
+  readonly firstTs: number;
+  lastTs: number;
+  /** Packets and payload bytes seen per direction (retransmissions included). */
+  readonly packets: [number, number];
+  readonly bytes: [number, number];
+  /** Bytes the capture missed, per direction, reported to the handler as gaps. */
+  readonly gapBytes: [number, number];
+  rsts: number;
+  /** The first data of a direction was not preceded by its SYN. */
+  midstream: boolean;
+}
+
+export interface StreamHandler {
+  /** In-order bytes of one direction. The buffer is only valid during the call. */
+  data(dir: Dir, bytes: Buffer, ts: number): void;
+  /** `length` bytes of the direction were never captured; the next data follows the hole. */
+  gap(dir: Dir, length: number, ts: number): void;
+  /** No more calls follow. */
+  end(reason: CloseReason, ts: number): void;
+}
+
+export type StreamFactory = (conn: TcpConnection) => StreamHandler;
+
+export interface ReassemblyOptions {
+  /** Out-of-order bytes held per connection before the hole is declared lost. */
+  maxHeldBytesPerConnection: number;
+}
+
+export interface ReassemblyStats {
+  connections: number;
+  segments: number;
+  retransmittedSegments: number;
+  overlapBytes: number;
+  outOfOrderSegments: number;
+  gaps: number;
+  gapBytes: number;
+  /** Segments of a connection already closed (late retransmissions, final ACKs). */
+  afterClose: number;
+}
+
+interface Held {
+  seq: number;
+  data: Buffer;
+  ts: number;
+}
+
+class Half {
+  /** Next expected sequence number; -1 until the first SYN or data of this direction. */
+  nextSeq = -1;
+  /** Sequence number just after the FIN; -1 until a FIN is seen. */
+  finSeq = -1;
+  closed = false;
+  held: Held[] = [];
+  heldBytes = 0;
+}
+
+const CLOSED_HANDLER: StreamHandler = { data() {}, gap() {}, end() {} };
+
+const DEFAULTS: ReassemblyOptions = { maxHeldBytesPerConnection: 4 << 20 };
+
+/** Signed distance from b to a in sequence space (handles wraparound). */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/** A guess of who is the server when the handshake was not captured: the well-known or non-ephemeral port. */
+function guessClientIsSource(srcPort: number, dstPort: number): boolean {
+  const srcLow = srcPort < 1024;
+  const dstLow = dstPort < 1024;
+  if (srcLow !== dstLow) return dstLow;
+  const srcEphemeral = srcPort >= 32768;
+  const dstEphemeral = dstPort >= 32768;
+  if (srcEphemeral !== dstEphemeral) return srcEphemeral;
+  return srcPort > dstPort;
+}
+
+class Connection {
+  readonly info: TcpConnection;
+  readonly halves: [Half, Half] = [new Half(), new Half()];
+  handler: StreamHandler;
+  done = false;
+
+  constructor(info: TcpConnection, factory: StreamFactory) {
+    this.info = info;
+    this.handler = factory(info);
+  }
+}
+
+export class TcpReassembler {
+  private readonly conns = new Map<string, Connection>();
+  private nextId = 1;
+  private readonly opts: ReassemblyOptions;
+  readonly stats: ReassemblyStats = {
+    connections: 0, segments: 0, retransmittedSegments: 0, overlapBytes: 0,
+    outOfOrderSegments: 0, gaps: 0, gapBytes: 0, afterClose: 0,
+  };
+
+  constructor(private readonly factory: StreamFactory, opts: Partial<ReassemblyOptions> = {}) {
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  /** Feed one decoded TCP segment (outcome 'ok', protocol TCP). */
+  segment(p: DecodedPacket, ts: number): void {
+    this.stats.segments++;
+    const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
+    const key = forward
+      ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}`
+      : `${p.dstIp}|${p.dstPort}|${p.srcIp}|${p.srcPort}`;
+    const flags = p.flags;
+    let conn = this.conns.get(key);
+    const isSyn = (flags & TCP_SYN) !== 0 && (flags & TCP_ACK) === 0;
+    if (conn && conn.done) {
+      // A fresh SYN on a finished connection's 4-tuple is a new connection (port reuse).
+      if (!isSyn) {
+        this.stats.afterClose++;
+        return;
+      }
+      this.conns.delete(key);
+      conn = undefined;
+    } else if (conn && isSyn && this.isNewSyn(conn, p)) {
+      this.close(conn, 'port-reuse', ts);
+      this.conns.delete(key);
+      conn = undefined;
+    }
+    if (!conn) {
+      conn = this.open(p, ts);
+      this.conns.set(key, conn);
+    }
+    const info = conn.info;
+    const dir: Dir = p.srcPort === info.client.port && p.srcIp === info.client.ip ? 0 : 1;
+    info.lastTs = ts;
+    info.packets[dir]++;
+    info.bytes[dir] += p.payload.length;
+
+    if ((flags & TCP_RST) !== 0) {
+      info.rsts++;
+      // Data riding on a RST is still data the peer received; deliver it first.
+      if (p.payload.length > 0) this.receive(conn, dir, p.seq, p.payload, ts);
+      this.close(conn, 'rst', ts);
+      return;
+    }
+    const half = conn.halves[dir];
+    let seq = p.seq;
+    if ((flags & TCP_SYN) !== 0) {
+      half.nextSeq = (seq + 1) >>> 0;
+      seq = half.nextSeq;
+    }
+    if (p.payload.length > 0) this.receive(conn, dir, seq, p.payload, ts);
+    if ((flags & TCP_FIN) !== 0) {
+      if (half.nextSeq < 0) half.nextSeq = seq;
+      half.finSeq = (seq + p.payload.length) >>> 0;
+      this.checkFin(conn, dir);
+    }
+    if ((flags & TCP_ACK) !== 0) this.acked(conn, (1 - dir) as Dir, p.ack, ts);
+    if (conn.halves[0].closed && conn.halves[1].closed) this.close(conn, 'fin', ts);
+  }
+
+  /** Flush every connection still open: held data is delivered after a gap, then the handler ends. */
+  finish(ts: number): void {
+    for (const conn of this.conns.values()) if (!conn.done) this.close(conn, 'end-of-capture', ts);
+    this.conns.clear();
+  }
+
+  get openConnections(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (!c.done) n++;
+    return n;
+  }
+
+  private isNewSyn(conn: Connection, p: DecodedPacket): boolean {
+    // A retransmitted SYN carries the same ISN; a different one means the 4-tuple was reused.
+    const half = conn.halves[p.srcPort === conn.info.client.port && p.srcIp === conn.info.client.ip ? 0 : 1];
+    return half.nextSeq >= 0 && half.nextSeq !== ((p.seq + 1) >>> 0);
+  }
+
+  private open(p: DecodedPacket, ts: number): Connection {
+    const syn = (p.flags & TCP_SYN) !== 0;
+    const ack = (p.flags & TCP_ACK) !== 0;
+    let clientIsSrc: boolean;
+    let roles: 'syn' | 'guessed' = 'syn';
+    if (syn) clientIsSrc = !ack;
+    else {
+      clientIsSrc = guessClientIsSource(p.srcPort, p.dstPort);
+      roles = 'guessed';
+    }
+    const src = { ip: p.srcIp, port: p.srcPort };
+    const dst = { ip: p.dstIp, port: p.dstPort };
+    const info: TcpConnection = {
+      id: this.nextId++,
+      client: clientIsSrc ? src : dst,
+      server: clientIsSrc ? dst : src,
+      roles,
+      firstTs: ts,
+      lastTs: ts,
+      packets: [0, 0],
+      bytes: [0, 0],
+      gapBytes: [0, 0],
+      rsts: 0,
+      midstream: false,
+    };
+    this.stats.connections++;
+    return new Connection(info, this.factory);
+  }
+
+  private receive(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number): void {
+    const half = conn.halves[dir];
+    if (half.closed) {
+      this.stats.retransmittedSegments++;
+      return;
+    }
+    if (half.nextSeq < 0) {
+      // No SYN seen for this direction: the capture began mid-stream; start from here.
+      half.nextSeq = seq;
+      conn.info.midstream = true;
+    }
+    const diff = seqDiff(seq, half.nextSeq);
+    const len = payload.length;
+    if (diff + len <= 0) {
+      this.stats.retransmittedSegments++;
+      this.stats.overlapBytes += len;
+      return;
+    }
+    if (diff <= 0) {
+      if (diff < 0) this.stats.overlapBytes += -diff;
+      this.deliver(conn, dir, payload.subarray(-diff), ts);
+      this.drain(conn, dir);
+      return;
+    }
+    this.hold(conn, dir, seq, payload, ts);
+  }
+
+  private deliver(conn: Connection, dir: Dir, bytes: Buffer, ts: number): void {
+    const half = conn.halves[dir];
+    half.nextSeq = (half.nextSeq + bytes.length) >>> 0;
+    conn.handler.data(dir, bytes, ts);
+  }
+
+  private hold(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number): void {
+    const half = conn.halves[dir];
+    this.stats.outOfOrderSegments++;
+    // The payload is a view into the reader's chunk: held bytes must be copied.
+    const entry: Held = { seq, data: Buffer.from(payload), ts };
+    let i = half.held.length;
+    while (i > 0 && seqDiff(half.held[i - 1].seq, seq) > 0) i--;
+    half.held.splice(i, 0, entry);
+    half.heldBytes += payload.length;
+    if (this.heldBytes(conn) > this.opts.maxHeldBytesPerConnection) this.skipToHeld(conn, dir, ts);
+  }
+
+  private heldBytes(conn: Connection): number {
+    return conn.halves[0].heldBytes + conn.halves[1].heldBytes;
+  }
+
+  /** Deliver held segments that the stream has now reached. */
+  private drain(conn: Connection, dir: Dir): void {
+    const half = conn.halves[dir];
+    while (half.held.length > 0) {
+      const h = half.held[0];
+      const diff = seqDiff(h.seq, half.nextSeq);
+      if (diff > 0) break;
+      half.held.shift();
+      half.heldBytes -= h.data.length;
+      if (diff + h.data.length <= 0) {
+        this.stats.retransmittedSegments++;
+        this.stats.overlapBytes += h.data.length;
+        continue;
+      }
+      if (diff < 0) this.stats.overlapBytes += -diff;
+      this.deliver(conn, dir, h.data.subarray(-diff), h.ts);
+    }
+    this.checkFin(conn, dir);
+  }
+
+  /** Declare the hole before the first held segment lost, then go on from it. */
+  private skipToHeld(conn: Connection, dir: Dir, ts: number): void {
+    const half = conn.halves[dir];
+    if (half.held.length === 0) return;
+    const missing = seqDiff(half.held[0].seq, half.nextSeq);
+    if (missing > 0) this.gap(conn, dir, missing, ts);
+    this.drain(conn, dir);
+  }
+
+  private gap(conn: Connection, dir: Dir, length: number, ts: number): void {
+    const half = conn.halves[dir];
+    this.stats.gaps++;
+    this.stats.gapBytes += length;
+    conn.info.gapBytes[dir] += length;
+    half.nextSeq = (half.nextSeq + length) >>> 0;
+    conn.handler.gap(dir, length, ts);
+  }
+
+  /**
+   * The peer acknowledged bytes of `dir` up to `ack`. When that passes a hole
+   * in front of held data, the receiver got bytes the capture missed: a gap.
+   */
+  private acked(conn: Connection, dir: Dir, ack: number, ts: number): void {
+    const half = conn.halves[dir];
+    if (half.nextSeq < 0 || half.held.length === 0) return;
+    if (seqDiff(ack, half.held[0].seq) >= 0) this.skipToHeld(conn, dir, ts);
+  }
+
+  private checkFin(conn: Connection, dir: Dir): void {
+    const half = conn.halves[dir];
+    if (half.finSeq >= 0 && !half.closed && half.held.length === 0 && half.nextSeq === half.finSeq) half.closed = true;
+  }
+
+  private close(conn: Connection, reason: CloseReason, ts: number): void {
+    if (conn.done) return;
+    for (const dir of [0, 1] as const) {
+      const half = conn.halves[dir];
+      while (half.held.length > 0) this.skipToHeld(conn, dir, ts);
+      // Data announced by a FIN but never captured is a gap at the end of the stream.
+      if (half.finSeq >= 0 && half.nextSeq >= 0) {
+        const missing = seqDiff(half.finSeq, half.nextSeq);
+        if (missing > 0) this.gap(conn, dir, missing, ts);
+      }
+      half.closed = true;
+    }
+    conn.done = true;
+    conn.handler.end(reason, ts);
+    // The entry stays to recognise late segments and port reuse; what it held can go.
+    conn.handler = CLOSED_HANDLER;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Listing and fetching transactions: time-ordered across snapshots, filtered,
+ * paginated by an opaque cursor; one call in full with its bodies.
+ */
+import type { Body, HeaderList, TransactionRecord } from '../dissect/record.js';
+import { headerValue } from '../dissect/record.js';
+import { isTextual } from '../dissect/body.js';
+import { parseTxId, type BodySide, type Workspace } from '../store/workspace.js';
+import type { SnapshotMeta } from '../store/snapshot.js';
+import { compileFilter, type Filter } from './filter.js';
+
+export interface CallQuery {
+  filter?: string;
+  /** Snapshot ids or names; all ready snapshots when absent or empty. */
+  snapshots?: string[];
+  limit?: number;
+  cursor?: string | null;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
+export interface CallPage {
+  calls: TransactionRecord[];
+  /** Pass back as `cursor` for the next page; null when there is none. */
+  nextCursor: string | null;
+  /** Records the filter looked at. */
+  scanned: number;
+  /** Records whose filter evaluation failed (counted as not matching). */
+  evaluationErrors: number;
+  lastEvaluationError: string | null;
+  filter: string;
+}
+
+export const DEFAULT_LIMIT = 100;
+/** The part of a body a filter's `request.body`/`response.body` sees. */
+const FILTER_BODY_BYTES = 64 * 1024;
+
+interface Position {
+  ts: number;
+  snapshot: string;
+  seq: number;
+}
+
+function encodeCursor(p: Position, reverse: boolean): string {
+  return Buffer.from(JSON.stringify([p.ts, p.snapshot, p.seq, reverse ? 1 : 0])).toString('base64url');
+}
+
+export class CursorError extends Error {}
+
+function decodeCursor(c: string): { pos: Position; reverse: boolean } {
+  try {
+    const [ts, snapshot, seq, rev] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as [number, string, number, number];
+    if (typeof ts !== 'number' || typeof snapshot !== 'string' || typeof seq !== 'number') throw new Error('shape');
+    return { pos: { ts, snapshot, seq }, reverse: rev === 1 };
+  } catch {
+    throw new CursorError(`invalid cursor "${c}": pass back the nextCursor of an earlier page`);
+  }
+}
+
+function compare(a: Position, b: Position): number {
+  return a.ts - b.ts || (a.snapshot < b.snapshot ? -1 : a.snapshot > b.snapshot ? 1 : 0) || a.seq - b.seq;
+}
+
+export function selectSnapshots(ws: Workspace, refs: string[] | undefined): SnapshotMeta[] {
+  if (!refs || refs.length === 0) return ws.listSnapshots();
+  return refs.map((r) => ws.resolveSnapshot(r));
+}
+
+/** The text a filter sees of a body: decoded, textual, capped. */
+export function bodyTextFor(ws: Workspace): (rec: TransactionRecord, side: BodySide) => string {
+  return (rec, side) => {
+    const seq = parseTxId(rec.id)?.seq;
+    if (seq === undefined) return '';
+    const buf = ws.getBody(rec.snapshot, seq, side);
+    if (!buf) return '';
+    const headers = side === 'request' ? rec.request.headers : rec.response?.headers;
+    const slice = buf.subarray(0, FILTER_BODY_BYTES);
+    return isTextual(slice, contentType(headers)) ? slice.toString('utf8') : '';
+  };
+}
+
+function contentType(headers: HeaderList | undefined): string | null {
+  return headers ? headerValue(headers, 'content-type') : null;
+}
+
+/** Time-ordered positions across snapshots (a k-way merge of each snapshot's time index). */
+function* mergedOrder(ws: Workspace, snaps: SnapshotMeta[], reverse: boolean, after: Position | null): Generator<Position> {
+  const iters = snaps.map((s) => {
+    const opts = after ? (reverse ? { to: after.ts, reverse } : { from: after.ts, reverse }) : { reverse };
+    const it = ws.timeOrder(s.id, opts);
+    return { snapshot: s.id, it };
+  });
+  const heads: Array<Position | null> = iters.map(({ snapshot, it }) => {
+    const n = it.next();
+    return n.done ? null : { ts: n.value.ts, snapshot, seq: n.value.seq };
+  });
+  const sign = reverse ? -1 : 1;
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i];
+      if (h && (best < 0 || sign * compare(h, heads[best]!) < 0)) best = i;
+    }
+    if (best < 0) return;
+    const pos = heads[best]!;
+    const n = iters[best].it.next();
+    heads[best] = n.done ? null : { ts: n.value.ts, snapshot: iters[best].snapshot, seq: n.value.seq };
+    if (after && sign * compare(pos, after) <= 0) continue;
+    yield pos;
+  }
+}
+
+export function listCalls(ws: Workspace, q: CallQuery): CallPage {
+  const limit = Math.max(1, q.limit ?? DEFAULT_LIMIT);
+  let reverse = q.reverse ?? false;
+  let after: Position | null = null;
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    after = c.pos;
+    reverse = c.reverse;
+  }
+  const filter: Filter = compileFilter(q.filter ?? '', bodyTextFor(ws));
+  const snaps = selectSnapshots(ws, q.snapshots);
+  const calls: TransactionRecord[] = [];
+  let scanned = 0;
+  let last: Position | null = null;
+  let more = false;
+  for (const pos of mergedOrder(ws, snaps, reverse, after)) {
+    const rec = ws.getRecord(pos.snapshot, pos.seq);
+    if (!rec) continue;
+    scanned++;
+    if (!filter.test(rec)) continue;
+    if (calls.length === limit) {
+      more = true;
+      break;
+    }
+    calls.push(rec);
+    last = pos;
+  }
+  return {
+    calls,
+    nextCursor: more && last ? encodeCursor(last, reverse) : null,
+    scanned,
+    evaluationErrors: filter.errors,
+    lastEvaluationError: filter.lastError,
+    filter: filter.source,
+  };
+}
+
+export interface BodyOptions {
+  /** Bytes of each body returned; the full size is always stated. */
+  maxBodyBytes: number;
+}
+
+/** A body as the record shows it: text when it reads as text, base64 otherwise. */
+export function renderBody(buf: Buffer, headers: HeaderList, opts: BodyOptions): Body {
+  const mimeType = headerValue(headers, 'content-type');
+  const shown = buf.length > opts.maxBodyBytes ? buf.subarray(0, opts.maxBodyBytes) : buf;
+  const text = isTextual(shown, mimeType);
+  return {
+    encoding: text ? 'utf8' : 'base64',
+    data: text ? shown.toString('utf8') : shown.toString('base64'),
+    size: buf.length,
+    truncated: shown.length < buf.length,
+    mimeType,
+  };
+}
+
+/** One call in full: the record with its bodies. Null when the id is unknown. */
+export function getCall(ws: Workspace, id: string, opts: BodyOptions): TransactionRecord | null {
+  const ref = parseTxId(id);
+  if (!ref) return null;
+  const rec = ws.getRecord(ref.snapshot, ref.seq);
+  if (!rec) return null;
+  const reqBody = ws.getBody(ref.snapshot, ref.seq, 'request');
+  if (reqBody) rec.request.body = renderBody(reqBody, rec.request.headers, opts);
+  if (rec.response) {
+    const resBody = ws.getBody(ref.snapshot, ref.seq, 'response');
+    if (resBody) rec.response.body = renderBody(resBody, rec.response.headers, opts);
+  }
+  return rec;
+}

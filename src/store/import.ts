@@ -1,0 +1,46 @@
+/** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, expandPaths, type AnalysisOptions } from '../dissect/pipeline.js';
+import type { DissectedTransaction } from '../dissect/record.js';
+import { emptyReport } from '../dissect/report.js';
+import { PODCAP_VERSION } from '../version.js';
+import type { SnapshotMeta } from './snapshot.js';
+import type { Workspace } from './workspace.js';
+
+export interface ImportOptions {
+  name?: string | null;
+  analysis?: AnalysisOptions;
+}
+
+export function newSnapshotId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export async function importSnapshot(ws: Workspace, paths: string[], opts: ImportOptions = {}): Promise<SnapshotMeta> {
+  const files = expandPaths(paths);
+  const id = newSnapshotId();
+  const meta: SnapshotMeta = {
+    id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
+    files: [], report: emptyReport(), transactions: 0, firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
+  };
+  await ws.begin(meta);
+  try {
+    let seq = 0;
+    const sink = (t: DissectedTransaction): void => {
+      seq++;
+      const ts = t.record.timestamp;
+      if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
+      if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
+      ws.write(id, seq, t.record, t.requestBody, t.responseBody);
+    };
+    const result = await analyzeCaptures(files, sink, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
+    meta.files = result.files;
+    meta.report = result.report;
+    meta.transactions = seq;
+    await ws.commit(meta);
+    return { ...meta, state: 'ready', pid: null };
+  } catch (err) {
+    await ws.remove(id);
+    throw err;
+  }
+}
