@@ -216,6 +216,16 @@ test('a text file, an empty file and a missing file throw CaptureError', async (
   }
 });
 
+test('an error thrown by the sink reaches the caller unchanged', { skip: corpusSkip }, async () => {
+  const boom = new Error('sink failed');
+  await assert.rejects(
+    readCaptureFile(corpusFile('formats/chunked.pcap.gz'), 0, () => {
+      throw boom;
+    }),
+    (err: unknown) => err === boom,
+  );
+});
+
 test('detectFormat', () => {
   assert.equal(detectFormat(Buffer.from('0a0d0d0a', 'hex')), 'pcapng');
   assert.equal(detectFormat(Buffer.from('d4c3b2a1', 'hex')), 'pcap');

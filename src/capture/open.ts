@@ -74,11 +74,25 @@ export async function readCaptureFile(path: string, fileIndex: number, sink: Pac
   const file = createReadStream(path, { highWaterMark: READ_CHUNK });
   try {
     return await readStream(file, path, fileIndex, sink, false);
-  } catch (err) {
-    if (err instanceof CaptureError) throw err;
-    throw new CaptureError(`cannot read ${path}: ${describe(err)}`, path);
   } finally {
     file.destroy();
+  }
+}
+
+interface ZlibFailure {
+  zlibError: NodeJS.ErrnoException;
+}
+
+/**
+ * The next chunk of input. Failing to read becomes a CaptureError, and a zlib failure is
+ * handed back for the caller to judge; errors thrown by the sink are not touched.
+ */
+async function nextChunk(chunks: AsyncIterator<Buffer>, path: string): Promise<IteratorResult<Buffer> | ZlibFailure> {
+  try {
+    return await chunks.next();
+  } catch (err) {
+    if (isZlibError(err)) return { zlibError: err };
+    throw new CaptureError(`cannot read ${path}: ${describe(err)}`, path);
   }
 }
 
@@ -95,7 +109,8 @@ async function readStream(
   let headLen = 0;
   let done = false;
   while (headLen < MAGIC_BYTES) {
-    const next = await chunks.next();
+    const next = await nextChunk(chunks, path);
+    if ('zlibError' in next) throw new CaptureError(`${path}: gzip data is damaged (${next.zlibError.message})`, path);
     if (next.done === true) {
       done = true;
       break;
@@ -118,14 +133,11 @@ async function readStream(
 
   parser.push(first);
   while (!done && !parser.stopped) {
-    let next: IteratorResult<Buffer>;
-    try {
-      next = await chunks.next();
-    } catch (err) {
+    const next = await nextChunk(chunks, path);
+    if ('zlibError' in next) {
       // Once the capture has started, broken compression is damage to report like any other,
-      // keeping the packets before it; an unreadable file still throws.
-      if (!compressed || !isZlibError(err)) throw err;
-      gzipDamage(report, err);
+      // keeping the packets before it.
+      gzipDamage(report, next.zlibError);
       break;
     }
     if (next.done === true) break;
@@ -161,9 +173,6 @@ async function readGzip(
   pipeline(Readable.from(replay(), { objectMode: false }), gunzip, () => undefined);
   try {
     return await readStream(gunzip, path, fileIndex, sink, true);
-  } catch (err) {
-    if (err instanceof CaptureError) throw err;
-    throw new CaptureError(`${path}: gzip data is damaged (${describe(err)})`, path);
   } finally {
     gunzip.destroy();
   }

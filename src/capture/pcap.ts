@@ -18,8 +18,7 @@ const MAGIC_NS = 0xa1b23c4d;
 const MAGIC_MODIFIED = 0xa1b2cd34;
 
 export class PcapReader {
-  /** Set once the file is known to be damaged beyond what can be read; further pushes are ignored. */
-  stopped = false;
+  private halted = false;
 
   private le = true;
   private nanos = false;
@@ -29,6 +28,7 @@ export class PcapReader {
   private maxIncl = MAX_RECORD_DATA;
   private linkType = 0;
   private headerDone = false;
+  private ended = false;
   /** Bytes of the file before the current chunk: turns chunk positions into file offsets. */
   private base = 0;
   /** A record (or the global header) cut by a chunk boundary. */
@@ -46,25 +46,32 @@ export class PcapReader {
     this.packet = { fileIndex, offset: 0, ts: 0, linkType: 0, ifIndex: 0, data: EMPTY, origLen: 0 };
   }
 
+  /** True once the file is known to be damaged beyond reading: the caller can stop feeding it. */
+  get stopped(): boolean {
+    return this.halted;
+  }
+
   push(chunk: Buffer): void {
-    if (this.stopped || chunk.length === 0) return;
+    if (this.halted || chunk.length === 0) return;
     this.report.bytes += chunk.length;
     let pos = 0;
     if (this.carry !== null) {
       pos = this.fillCarry(chunk);
-      if (pos < 0 || this.stopped) {
+      if (pos < 0 || this.halted) {
         this.base += chunk.length;
         return;
       }
     }
     pos = this.parse(chunk, pos, chunk.length);
-    if (!this.stopped && pos < chunk.length) this.keep(chunk, pos);
+    if (!this.halted && pos < chunk.length) this.keep(chunk, pos);
     this.base += chunk.length;
   }
 
   /** Call once the stream has ended: accounts for a file cut in the middle of a record. */
   end(): CaptureFileReport {
-    if (!this.stopped && this.carry !== null && this.carryLen > 0) {
+    if (this.ended) return this.report;
+    this.ended = true;
+    if (!this.halted && this.carry !== null && this.carryLen > 0) {
       const what = this.headerDone ? 'record' : 'file header';
       const need = this.headerDone && this.carryLen >= this.recordHeader ? this.recordLength(this.carry, 0) : 0;
       this.report.truncatedBytes = this.carryLen;
@@ -129,7 +136,7 @@ export class PcapReader {
     } else {
       this.report.damaged++;
       this.report.notes.push(`no pcap magic at byte ${this.base + pos} (found 0x${magicBE.toString(16)})`);
-      this.stopped = true;
+      this.halted = true;
       return false;
     }
     this.nanos = magic === MAGIC_NS;
@@ -178,7 +185,7 @@ export class PcapReader {
     this.report.notes.push(
       `damaged record at byte ${offset}: captured length ${incl} is ${why}; stopped reading the file there`,
     );
-    this.stopped = true;
+    this.halted = true;
     this.carry = null;
   }
 

@@ -62,12 +62,13 @@ interface Issue {
 }
 
 export class PcapngReader {
-  /** Set once the file is known to be damaged beyond what can be read; further pushes are ignored. */
-  stopped = false;
+  private halted = false;
 
   private le = true;
   private sections = 0;
-  private ifaces: SectionInterface[] = [];
+  /** The section's interfaces by id; undefined marks an unreadable IDB, keeping later ids aligned. */
+  private ifaces: Array<SectionInterface | undefined> = [];
+  private ended = false;
   private prevTs = 0;
   private base = 0;
   private carry: Buffer | null = null;
@@ -89,26 +90,33 @@ export class PcapngReader {
     this.packet = { fileIndex, offset: 0, ts: 0, linkType: 0, ifIndex: 0, data: EMPTY, origLen: 0 };
   }
 
+  /** True once the file is known to be damaged beyond reading: the caller can stop feeding it. */
+  get stopped(): boolean {
+    return this.halted;
+  }
+
   push(chunk: Buffer): void {
-    if (this.stopped || chunk.length === 0) return;
+    if (this.halted || chunk.length === 0) return;
     this.report.bytes += chunk.length;
     let pos = 0;
     if (this.carry !== null) {
       pos = this.fillCarry(chunk);
-      if (pos < 0 || this.stopped) {
+      if (pos < 0 || this.halted) {
         this.base += chunk.length;
         return;
       }
     }
     pos = this.parse(chunk, pos, chunk.length);
-    if (!this.stopped && pos < chunk.length) this.keep(chunk, pos);
+    if (!this.halted && pos < chunk.length) this.keep(chunk, pos);
     this.base += chunk.length;
   }
 
   /** Call once the stream has ended: accounts for a cut block and writes the summary notes. */
   end(): CaptureFileReport {
+    if (this.ended) return this.report;
+    this.ended = true;
     const notes = this.report.notes;
-    if (!this.stopped && this.carry !== null && this.carryLen > 0) {
+    if (!this.halted && this.carry !== null && this.carryLen > 0) {
       const carry = this.carry;
       const type = this.carryLen >= 4 ? carry.readUInt32LE(0) : -1;
       const need = this.carryLen >= BLOCK_PEEK ? this.blockLength(view(carry), 0, this.carryLen) : -1;
@@ -245,7 +253,8 @@ export class PcapngReader {
   private interfaceBlock(buf: Buffer, dv: DataView, pos: number, len: number): void {
     const le = this.le;
     if (len < 20) {
-      this.badBlock(pos, 'Interface Description Block too short: skipped (its packets will be unknown)');
+      this.badBlock(pos, 'Interface Description Block too short to read: its packets are skipped');
+      this.ifaces.push(undefined);
       return;
     }
     const iface: CaptureInterface = {
@@ -327,7 +336,7 @@ export class PcapngReader {
   private damagedBlock(offset: number): void {
     this.report.damaged++;
     this.report.notes.push(`damaged block at byte ${offset}: ${this.refusal}; stopped reading the file there`);
-    this.stopped = true;
+    this.halted = true;
     this.carry = null;
   }
 

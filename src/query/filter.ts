@@ -146,13 +146,8 @@ function inspect(node: ASTNode, source: string, roots: Set<string>, edits: Edit[
     default:
       break;
   }
-  const args: unknown = node.args;
-  if (Array.isArray(args)) {
-    for (const a of args) {
-      if (Array.isArray(a)) for (const x of a) visit(x, source, roots, edits);
-      else visit(a, source, roots, edits);
-    }
-  }
+  // Operands are a node (unary operators), or arrays of nodes nested up to two deep (calls, map entries).
+  visit(node.args, source, roots, edits);
 }
 
 function visit(x: unknown, source: string, roots: Set<string>, edits: Edit[]): void {

@@ -1,0 +1,42 @@
+/**
+ * `npm start`: the main job on the bundled sample snapshot. Imports fixtures/ into
+ * a workspace of its own (.podcap/ in the checkout), then lists the transactions
+ * and the failures with the podcap command itself, showing each command it runs.
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'dist', 'src', 'main.js');
+const workspace = join(root, '.podcap');
+const sample = join(root, 'fixtures', 'http1', 'sample.pcapng');
+
+function run(args: string[]): number {
+  const shown = args.map((a) => (/[\s&|<>()"'!]/.test(a) ? `'${a}'` : a)).join(' ');
+  process.stdout.write(`\n$ podcap ${shown.replaceAll(`${root}/`, '')}\n`);
+  const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', cwd: root });
+  return r.status ?? 1;
+}
+
+rmSync(workspace, { recursive: true, force: true });
+const ws = ['--workspace', relative(root, workspace)];
+function step(args: string[]): void {
+  const code = run(args);
+  if (code !== 0) {
+    process.stderr.write(`sample: podcap ${args[0]} exited with ${code}\n`);
+    process.exit(code);
+  }
+}
+
+step(['import', relative(root, sample), '--name', 'sample', ...ws]);
+step(['calls', ...ws]);
+step(['calls', 'failed', ...ws]);
+// The first failure in full: what a user looks at next.
+const failed = spawnSync(process.execPath, [bin, 'calls', 'failed', '--json', '--limit', '1', ...ws], { cwd: root, encoding: 'utf8' });
+const first = (JSON.parse(failed.stdout) as Array<{ id: string }>)[0];
+if (first) step(['show', first.id, ...ws]);
+process.stdout.write(`\nThe sample workspace is in ${relative(process.cwd(), workspace) || '.'}/: try\n`
+  + `  node dist/src/main.js show <ID> ${ws.join(' ')}\n`
+  + `  node dist/src/main.js calls 'path.startsWith("/api/orders")' ${ws.join(' ')}\n`);

@@ -1,0 +1,91 @@
+/**
+ * The public corpus (../shared/corpus: tcpdump's and Suricata's test captures and
+ * more) against tshark's counts in its expected.json. Skipped, with a message,
+ * when the corpus is not beside the checkout.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CaptureError } from '../src/capture/packet.js';
+import { analyzeCaptures } from '../src/dissect/pipeline.js';
+import type { DissectedTransaction } from '../src/dissect/record.js';
+import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
+
+interface Expected {
+  packets: number | null;
+  packets_tshark: number;
+  readable: boolean;
+  http_requests: number;
+  http_responses: number;
+}
+
+const expected: Record<string, Expected> = corpusPresent ? JSON.parse(readFileSync(join(corpusDir, 'expected.json'), 'utf8')) : {};
+
+/**
+ * Where podcap's count of responses differs from tshark's on purpose (README,
+ * design notes): tshark counts a response only once reassembly completed it;
+ * podcap keeps a response cut by the end of the capture or a capture gap, with a
+ * note, and finds HTTP inside a CONNECT tunnel after the 200.
+ */
+const RESPONSE_DIFFERENCES: Record<string, { responses: number; why: RegExp }> = {
+  'http1/apt-get.pcap': { responses: 1, why: /connection ended before the response was complete/ },
+  'http1/espn.pcapng': { responses: 61, why: /bytes not captured/ },
+  'http1/connect-simple.pcap': { responses: 2, why: /^$/ },
+  'malformed/truncated-google.pcapng': { responses: 1, why: /connection ended before the response was complete/ },
+  'malformed/truncated-post.pcapng': { responses: 2, why: /connection ended before the response was complete/ },
+};
+
+function filesIn(folder: string): string[] {
+  const dir = join(corpusDir, folder);
+  return existsSync(dir) ? readdirSync(dir).sort().map((f) => `${folder}/${f}`) : [];
+}
+
+async function analyze(rel: string): Promise<{ txs: DissectedTransaction[]; result: Awaited<ReturnType<typeof analyzeCaptures>> }> {
+  const txs: DissectedTransaction[] = [];
+  const result = await analyzeCaptures([corpusFile(rel)], (t) => txs.push(t));
+  return { txs, result };
+}
+
+describe('corpus: HTTP/1 transactions against tshark', { skip: corpusSkip }, () => {
+  for (const rel of [...filesIn('http1'), ...filesIn('formats'), 'malformed/truncated-google.pcapng', 'malformed/truncated-post.pcapng']) {
+    it(rel, async () => {
+      const e = expected[rel];
+      assert.ok(e, `${rel} is in expected.json`);
+      const { txs } = await analyze(rel);
+      const withRequest = txs.filter((t) => t.record.request.method !== '');
+      const withResponse = txs.filter((t) => t.record.response !== null);
+      assert.equal(withRequest.length, e.http_requests, 'one transaction per HTTP request tshark finds');
+      const diff = RESPONSE_DIFFERENCES[rel];
+      if (!diff) {
+        assert.equal(withResponse.length, e.http_responses, 'responses as tshark counts them');
+        return;
+      }
+      assert.equal(withResponse.length, diff.responses);
+      assert.notEqual(diff.responses, e.http_responses, 'still a difference; else drop the exception');
+      const explained = withResponse.filter((t) => t.record.notes.some((n) => diff.why.test(n)) || diff.why.test(t.record.notes.join(''))).length;
+      assert.ok(explained >= diff.responses - e.http_responses, 'each extra response carries the note that explains it');
+    });
+  }
+});
+
+describe('corpus: every packet accounted for, nothing fatal', { skip: corpusSkip }, () => {
+  const folders = corpusPresent ? readdirSync(corpusDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+  for (const folder of folders) {
+    for (const rel of filesIn(folder)) {
+      const e = expected[rel];
+      it(rel, async () => {
+        if (e && !e.readable && e.packets === null) {
+          await assert.rejects(analyze(rel), CaptureError);
+          return;
+        }
+        const { result } = await analyze(rel);
+        const r = result.report;
+        const skipped = Object.values(r.skipped).reduce((a, b) => a + b, 0);
+        const damaged = Object.values(r.damaged).reduce((a, b) => a + b, 0);
+        assert.equal(r.tcpSegments + r.udpDatagrams + skipped + damaged, r.packets, 'decoded + skipped + damaged = read');
+        if (e?.packets !== null && e?.packets !== undefined) assert.equal(r.packets, e.packets, 'packets read, as capinfos counts');
+      });
+    }
+  }
+});
