@@ -30,7 +30,11 @@ export function http1Start(b: Buffer): Http1Start {
   // A method and a space: require the target to start sanely ("/", "*", an absolute URL or an authority).
   if (sp + 1 >= n) return 'need-more';
   const c = head.charCodeAt(sp + 1);
-  return c > 0x20 && c < 0x7f ? 'request' : 'no';
+  if (c <= 0x20 || c >= 0x7f) return 'no';
+  // RTSP, ICAP and the like share methods with HTTP: once the line is whole, its version tells them apart.
+  const eol = b.indexOf(0x0a);
+  if (eol < 0) return 'request';
+  return / HTTP\/1\.[01]\r?$/.test(b.toString('latin1', 0, eol)) ? 'request' : 'no';
 }
 
 /** Offset of the first request (or response) line in `b`, or -1. */

@@ -84,6 +84,8 @@ class Side {
   resyncBuf: Buffer | null = null;
   /** While feeding filler for a gap inside a sized body, body bytes are counted as missing. */
   filling = false;
+  /** Some bytes of this direction have been fed. */
+  fed = false;
 
   constructor(readonly kind: 'request' | 'response', private readonly install: (p: Parser) => void) {
     this.reset();
@@ -204,14 +206,12 @@ export class Http1Dissector implements StreamHandler {
 
   end(reason: CloseReason, ts: number): void {
     if (!this.switched && this.reqDir >= 0) {
-      // A body delimited by the connection's close ends here.
-      if (!this.res.resyncing && this.res.parser.state === 'BODY_RAW') {
-        this.res.ts = ts;
-        this.res.parser.finish();
-      }
+      // A body delimited by the connection's close ends here. It ended with its last byte (res.ts):
+      // the close may come much later, or be only the end of the capture.
+      if (!this.res.resyncing && this.res.parser.state === 'BODY_RAW') this.res.parser.finish();
       if (this.response) {
         this.response.notes.push('connection ended before the response was complete');
-        this.emitResponse(this.response, ts);
+        this.emitResponse(this.response, this.res.ts);
         this.response = null;
       }
       if (this.current) {
@@ -226,6 +226,11 @@ export class Http1Dissector implements StreamHandler {
 
   private feed(side: Side, bytes: Buffer, ts: number): void {
     side.ts = ts;
+    if (!side.fed) {
+      side.fed = true;
+      // On a connection caught mid-stream a direction's first bytes may be the middle of a message.
+      if (this.conn.midstream) side.resyncing = true;
+    }
     if (side.resyncing) {
       const buf = side.resyncBuf ? Buffer.concat([side.resyncBuf, bytes]) : bytes;
       const at = findMessageStart(buf, side.kind);
@@ -242,7 +247,10 @@ export class Http1Dissector implements StreamHandler {
     if (side.startTs === undefined) side.startTs = ts;
     const ret = side.parser.execute(bytes);
     if (ret instanceof Error) {
-      this.damaged(side, `unparsable HTTP/1 ${side.kind} (${describe(ret)})`);
+      // The parser consumed the line it failed on; the rest of the chunk may hold the next message.
+      const rest = bytes.subarray(Math.max(1, side.parser.offset));
+      this.damaged(side, `unparsable HTTP/1 ${side.kind} (${describe(ret)})`, true);
+      if (rest.length > 0) this.feed(side, rest, ts);
       return;
     }
     // The parser stops early only at a protocol switch: what follows belongs to the next protocol.
@@ -253,20 +261,30 @@ export class Http1Dissector implements StreamHandler {
     }
   }
 
-  /** The message in progress on this side cannot be finished; record what was seen and look for the next one. */
-  private damaged(side: Side, why: string): void {
+  /**
+   * The message in progress on this side cannot be finished; record what was seen and look for the next one.
+   * `lost`: a message had begun. A parse error always means so, though the parser may look idle after it.
+   */
+  private damaged(side: Side, why: string, lost = !side.idle): void {
     if (side.kind === 'request') {
       if (this.current) {
         this.current.notes.push(`${why} in the request`);
         this.current = null;
-      } else if (!side.idle) {
-        this.connNotes.push(`${why}: a request was lost`);
+      } else if (lost) {
+        // Its response is still to come: a stand-in keeps the pairing of the later ones in order.
+        this.queue.push({
+          method: '', url: '', version: '', headers: [], headersSize: 0,
+          startTs: side.startTs ?? side.ts,
+          body: new BodyCollector(0),
+          complete: false,
+          notes: [`${why}: the request was lost`],
+        });
       }
     } else if (this.response) {
       this.response.notes.push(`${why} in the response`);
       this.emitResponse(this.response, side.ts);
       this.response = null;
-    } else if (!side.idle && this.queue.length > 0) {
+    } else if (lost && this.queue.length > 0) {
       // The response's start line went missing: it most likely answered the oldest request.
       const r = this.queue.shift()!;
       this.emit(r, null, null, [`${why}: the response was lost`]);
@@ -335,8 +353,9 @@ export class Http1Dissector implements StreamHandler {
         switchesProtocol: switches,
         complete: false,
       };
-      // A switch stops the parser (2); HEAD answers carry no body whatever their headers say (1).
-      return switches ? 2 : method === 'HEAD' ? 1 : 0;
+      // A switch stops the parser (2). Answers to HEAD, 204 and 304 carry no body whatever their
+      // headers say (1); the parser itself only knows that a 204 or 304 without a length has none.
+      return switches ? 2 : method === 'HEAD' || status === 204 || status === 304 ? 1 : 0;
     };
     p[HTTPParser.kOnBody] = (chunk: Buffer) => {
       if (!this.response) return;
@@ -401,7 +420,8 @@ export class Http1Dissector implements StreamHandler {
       const { path, query } = splitTarget(req.url);
       request = {
         method: req.method, url: req.url, path, query, version: req.version, headers: req.headers,
-        headersSize: req.headersSize, bodySize: enc ? decoded.size : req.body.size, wireBodySize: req.body.size,
+        // A body cut by the storage cap decodes only in part: its wire size is the one full size known.
+        headersSize: req.headersSize, bodySize: enc && !req.body.truncated ? decoded.size : req.body.size, wireBodySize: req.body.size,
         contentEncoding: enc, body: null,
       };
     } else {
@@ -420,7 +440,7 @@ export class Http1Dissector implements StreamHandler {
       responseBody = res.body.size > 0 ? decoded.data : null;
       response = {
         status: res.status, statusText: res.statusText, version: res.version, headers: res.headers,
-        headersSize: res.headersSize, bodySize: enc ? decoded.size : res.body.size, wireBodySize: res.body.size,
+        headersSize: res.headersSize, bodySize: enc && !res.body.truncated ? decoded.size : res.body.size, wireBodySize: res.body.size,
         contentEncoding: enc, body: null,
       };
     }

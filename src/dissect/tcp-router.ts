@@ -21,6 +21,8 @@ export interface TcpDissectOptions {
 
 /** Bytes looked at per direction before a connection is given up as unrecognised. */
 const DETECT_WINDOW = 64 * 1024;
+/** Bytes held for one direction while the other has not yet shown whether it speaks HTTP. */
+const WAIT_WINDOW = 4 * DETECT_WINDOW;
 
 interface Held {
   dir: Dir;
@@ -94,7 +96,10 @@ class Router implements StreamHandler {
     const bytes = this.dirBytes(dir);
     if (findMessageStart(bytes, 'request') >= 0) return this.attachHttp1(dir, true);
     if (findMessageStart(bytes, 'response') >= 0) return this.attachHttp1((1 - dir) as Dir, true);
-    if (this.heldBytes[dir] >= DETECT_WINDOW && (this.verdict[1 - dir] === 'no' || this.heldBytes[1 - dir] >= DETECT_WINDOW)) {
+    const other = 1 - dir;
+    // A silent (or one-sided) other direction must not keep this one's bytes held without bound.
+    if (this.heldBytes[dir] >= DETECT_WINDOW &&
+        (this.verdict[other] === 'no' || this.heldBytes[other] >= DETECT_WINDOW || this.heldBytes[dir] >= WAIT_WINDOW)) {
       this.giveUp();
     }
   }

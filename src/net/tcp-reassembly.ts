@@ -74,9 +74,11 @@ interface Held {
 }
 
 class Half {
+  /** Initial sequence number from this direction's SYN (or the peer's SYN+ACK); -1 while unknown. */
+  isn = -1;
   /** Next expected sequence number; -1 until the first SYN or data of this direction. */
   nextSeq = -1;
-  /** Sequence number just after the FIN; -1 until a FIN is seen. */
+  /** Sequence number of the FIN (just after the data it ends); -1 until a FIN is seen. */
   finSeq = -1;
   closed = false;
   held: Held[] = [];
@@ -138,18 +140,14 @@ export class TcpReassembler {
     const flags = p.flags;
     let conn = this.conns.get(key);
     const isSyn = (flags & TCP_SYN) !== 0 && (flags & TCP_ACK) === 0;
-    if (conn && conn.done) {
-      // A fresh SYN on a finished connection's 4-tuple is a new connection (port reuse).
-      if (!isSyn) {
-        this.stats.afterClose++;
-        return;
-      }
-      this.conns.delete(key);
-      conn = undefined;
-    } else if (conn && isSyn && this.isNewSyn(conn, p)) {
+    if (conn && isSyn && this.isNewSyn(conn, p)) {
+      // A fresh SYN on the 4-tuple is a new connection (port reuse); close() ignores one already done.
       this.close(conn, 'port-reuse', ts);
       this.conns.delete(key);
       conn = undefined;
+    } else if (conn && conn.done) {
+      this.stats.afterClose++;
+      return;
     }
     if (!conn) {
       conn = this.open(p, ts);
@@ -171,8 +169,18 @@ export class TcpReassembler {
     const half = conn.halves[dir];
     let seq = p.seq;
     if ((flags & TCP_SYN) !== 0) {
-      half.nextSeq = (seq + 1) >>> 0;
-      seq = half.nextSeq;
+      // Only the first SYN sets the start: a late copy must not rewind a stream already under way.
+      if (half.nextSeq < 0) {
+        half.isn = seq;
+        half.nextSeq = (seq + 1) >>> 0;
+      }
+      const peer = conn.halves[1 - dir];
+      if ((flags & TCP_ACK) !== 0 && peer.nextSeq < 0) {
+        // A SYN+ACK whose SYN was not captured still tells where the client's stream starts.
+        peer.isn = (p.ack - 1) >>> 0;
+        peer.nextSeq = p.ack;
+      }
+      seq = (seq + 1) >>> 0;
     }
     if (p.payload.length > 0) this.receive(conn, dir, seq, p.payload, ts);
     if ((flags & TCP_FIN) !== 0) {
@@ -199,7 +207,9 @@ export class TcpReassembler {
   private isNewSyn(conn: Connection, p: DecodedPacket): boolean {
     // A retransmitted SYN carries the same ISN; a different one means the 4-tuple was reused.
     const half = conn.halves[p.srcPort === conn.info.client.port && p.srcIp === conn.info.client.ip ? 0 : 1];
-    return half.nextSeq >= 0 && half.nextSeq !== ((p.seq + 1) >>> 0);
+    if (half.isn >= 0) return half.isn !== p.seq;
+    // No ISN known: a SYN after this side's data, or after the end, starts another connection.
+    return half.nextSeq >= 0 || conn.done;
   }
 
   private open(p: DecodedPacket, ts: number): Connection {
@@ -324,8 +334,15 @@ export class TcpReassembler {
    */
   private acked(conn: Connection, dir: Dir, ack: number, ts: number): void {
     const half = conn.halves[dir];
-    if (half.nextSeq < 0 || half.held.length === 0) return;
-    if (seqDiff(ack, half.held[0].seq) >= 0) this.skipToHeld(conn, dir, ts);
+    if (half.nextSeq < 0) return;
+    // One ACK may pass several holes.
+    while (half.held.length > 0 && seqDiff(ack, half.held[0].seq) >= 0) this.skipToHeld(conn, dir, ts);
+    // An acknowledged FIN: the peer got all that came before it, captured or not.
+    if (half.held.length === 0 && half.finSeq >= 0 && !half.closed && seqDiff(ack, half.finSeq) > 0) {
+      const missing = seqDiff(half.finSeq, half.nextSeq);
+      if (missing > 0) this.gap(conn, dir, missing, ts);
+      this.checkFin(conn, dir);
+    }
   }
 
   private checkFin(conn: Connection, dir: Dir): void {
