@@ -16,7 +16,8 @@ type Rec = Omit<TransactionRecord, 'id' | 'snapshot'>;
 function fakeConn(over: Partial<TcpConnection> = {}): TcpConnection {
   return {
     id: 7, client: CLIENT, server: SERVER, roles: 'syn', firstTs: T0, lastTs: T0,
-    packets: [0, 0], bytes: [0, 0], gapBytes: [0, 0], rsts: 0, midstream: false, ...over,
+    packets: [0, 0], bytes: [0, 0], gapBytes: [0, 0], rsts: 0, midstream: false,
+    reassembledBytes: [0, 0], retransmittedBytes: [0, 0], files: [0], duplicateOf: null, ...over,
   };
 }
 

@@ -487,3 +487,87 @@ test('connections are told apart by 4-tuple and numbered in order of first packe
   assert.deepEqual(conns.map((c) => [c.id, c.client.port]), [[1, 40000], [2, 40001]]);
   assert.deepEqual(events, [data(2, 0, 'B', 3), data(1, 0, 'A', 4), end(1, 'end-of-capture', 5), end(2, 'end-of-capture', 5)]);
 });
+
+test('the same connection captured on two nodes is delivered once; the copies count as duplicates, not retransmissions', () => {
+  const { events, conns, factory } = recorder();
+  const r = new TcpReassembler(factory);
+  // Node A (file 0) and node B (file 1) saw the same packets; B's copies come a little later.
+  const packets: Array<[DecodedPacket, number]> = [
+    [seg(CLIENT, SERVER, C_ISN, 0, SYN), 1],
+    [seg(SERVER, CLIENT, S_ISN, C_ISN + 1, SYNACK), 2],
+    [seg(CLIENT, SERVER, C_ISN + 1, S_ISN + 1, PSH, 'GET / HTTP/1.1\r\n\r\n'), 3],
+    [seg(SERVER, CLIENT, S_ISN + 1, C_ISN + 19, PSH, 'HTTP/1.1 200 OK\r\n\r\n'), 4],
+  ];
+  for (const [p, ts] of packets) {
+    r.segment(p, ts, 0);
+    r.segment(p, ts + 0.5, 1);
+  }
+  r.finish(10);
+  assert.equal(conns.length, 1);
+  assert.deepEqual(conns[0].files, [0, 1]);
+  assert.deepEqual(events.filter((e) => e.kind === 'data').map((e) => (e as { bytes: string }).bytes), ['GET / HTTP/1.1\r\n\r\n', 'HTTP/1.1 200 OK\r\n\r\n']);
+  assert.equal(r.stats.duplicateSegments, 2);
+  assert.equal(r.stats.duplicateBytes, 37);
+  assert.equal(r.stats.retransmittedSegments, 0);
+  assert.equal(r.stats.connectionsInSeveralFiles, 1);
+  // A true retransmission within node A's own capture is still one.
+  const r2 = new TcpReassembler(recorder().factory);
+  for (const [p, ts] of packets) r2.segment(p, ts, 0);
+  r2.segment(packets[2][0], 5, 0);
+  assert.equal(r2.stats.retransmittedSegments, 1);
+  assert.equal(r2.stats.duplicateSegments, 0);
+});
+
+test('the same connection seen through a NAT in another file is recognised by its client ISN', () => {
+  const { conns, factory } = recorder();
+  const r = new TcpReassembler(factory);
+  const serviceIp: TcpEndpoint = { ip: '10.96.0.10', port: 80 };
+  // File 0: the client's node sees the Service address; file 1: the server's node sees the pod.
+  r.segment(seg(CLIENT, serviceIp, C_ISN, 0, SYN), 1, 0);
+  r.segment(seg(CLIENT, SERVER, C_ISN, 0, SYN), 1.2, 1);
+  // Another connection from the same client port with another ISN (a later one) is not a duplicate.
+  r.segment(seg(CLIENT, { ip: '10.1.0.77', port: 80 }, C_ISN + 99999, 0, SYN), 5, 1);
+  assert.equal(conns.length, 3);
+  assert.equal(conns[0].duplicateOf, null);
+  assert.equal(conns[1].duplicateOf, conns[0].id);
+  assert.equal(conns[2].duplicateOf, null);
+  assert.equal(r.stats.duplicateConnections, 1);
+});
+
+test('held data across all connections stops at the total cap', () => {
+  const { events, factory } = recorder();
+  const cap = 64 * 1024;
+  const r = new TcpReassembler(factory, { maxHeldBytesPerConnection: 1 << 30, maxHeldBytesTotal: cap });
+  const chunk = Buffer.alloc(1000, 0x61);
+  // Ten connections, each missing its first segment and then sending 20 KB out of order.
+  for (let c = 0; c < 10; c++) {
+    const client: TcpEndpoint = { ip: '10.1.0.5', port: 41000 + c };
+    r.segment(seg(client, SERVER, C_ISN, 0, SYN), 1);
+    r.segment(seg(SERVER, client, S_ISN, C_ISN + 1, SYNACK), 2);
+    for (let i = 1; i <= 20; i++) {
+      r.segment(seg(client, SERVER, C_ISN + 1 + i * 1000, S_ISN + 1, PSH, chunk), 3 + i);
+      assert.ok(r.heldBytesTotal <= cap, `held ${r.heldBytesTotal} <= ${cap}`);
+    }
+  }
+  assert.ok(r.stats.heldCapHits > 0);
+  assert.ok(r.stats.peakHeldBytes <= cap + chunk.length);
+  // The connections that hit the cap declared their hole (the missing first 1000 bytes) and went on.
+  assert.ok(events.some((e) => e.kind === 'gap' && e.length === 1000));
+});
+
+test('a hole that never fills holds at most the per-connection cap, whatever arrives after it', () => {
+  const { events, factory } = recorder();
+  const cap = 256 * 1024;
+  const r = new TcpReassembler(factory, { maxHeldBytesPerConnection: cap });
+  handshake(r);
+  const chunk = Buffer.alloc(1460, 0x62);
+  // 40 MB after a one-segment hole.
+  let seq = C_ISN + 1 + 1460;
+  for (let i = 0; i < 28000; i++, seq += 1460) {
+    r.segment(seg(CLIENT, SERVER, seq, S_ISN + 1, PSH, chunk), 10 + i);
+    assert.ok(r.heldBytesTotal <= cap + chunk.length);
+  }
+  assert.equal(events.filter((e) => e.kind === 'gap').length, 1);
+  const delivered = events.filter((e) => e.kind === 'data').reduce((n, e) => n + (e as { bytes: string }).bytes.length, 0);
+  assert.equal(delivered + r.heldBytesTotal, 28000 * 1460);
+});

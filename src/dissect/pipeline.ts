@@ -77,7 +77,7 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
       bump(report.damaged, decoded.reason);
     } else if (decoded.protocol === IPPROTO_TCP) {
       report.tcpSegments++;
-      tcp.segment(decoded, p.ts);
+      tcp.segment(decoded, p.ts, p.fileIndex);
     } else if (decoded.protocol === IPPROTO_UDP) {
       report.udpDatagrams++;
     }

@@ -1,5 +1,5 @@
 /** The accounting of one pass over capture files: every packet is decoded, skipped with a reason, or counted as damaged. */
-import type { ReassemblyStats } from '../net/tcp-reassembly.js';
+import { emptyReassemblyStats, type ReassemblyStats } from '../net/tcp-reassembly.js';
 
 export interface AnalysisReport {
   /** Packets read from the capture files. */
@@ -27,7 +27,7 @@ export interface AnalysisReport {
 export function emptyReport(): AnalysisReport {
   return {
     packets: 0, tcpSegments: 0, udpDatagrams: 0, skipped: {}, damaged: {},
-    tcp: { connections: 0, segments: 0, retransmittedSegments: 0, overlapBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0, afterClose: 0 },
+    tcp: emptyReassemblyStats(),
     connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, damagedFiles: 0, durationMs: 0,
   };
 }

@@ -132,6 +132,15 @@ class Router implements StreamHandler {
   }
 }
 
+/** Another file's view of a connection already dissected (through a NAT): counted, not dissected twice. */
+const DUPLICATE_VIEW: StreamHandler = { data() {}, gap() {}, end() {} };
+
 export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats): StreamFactory {
-  return (conn) => new Router(conn, sink, opts, stats);
+  return (conn) => {
+    if (conn.duplicateOf !== null) {
+      stats.connections['duplicate view (another node, through NAT)'] = (stats.connections['duplicate view (another node, through NAT)'] ?? 0) + 1;
+      return DUPLICATE_VIEW;
+    }
+    return new Router(conn, sink, opts, stats);
+  };
 }

@@ -37,6 +37,18 @@ export interface TcpConnection {
   rsts: number;
   /** The first data of a direction was not preceded by its SYN. */
   midstream: boolean;
+  /** Bytes delivered in order to the handler, per direction. */
+  readonly reassembledBytes: [number, number];
+  /** Payload bytes seen again (retransmissions and overlaps), per direction. */
+  readonly retransmittedBytes: [number, number];
+  /** Capture files (indexes) the connection's packets came from: more than one when several nodes saw it. */
+  readonly files: number[];
+  /**
+   * The id of an earlier connection this one is another view of: the same client
+   * address, port and initial sequence number under a different 4-tuple, seen in
+   * another file (a capture on each side of a NAT, e.g. a Service's DNAT). Null otherwise.
+   */
+  duplicateOf: number | null;
 }
 
 export interface StreamHandler {
@@ -53,6 +65,10 @@ export type StreamFactory = (conn: TcpConnection) => StreamHandler;
 export interface ReassemblyOptions {
   /** Out-of-order bytes held per connection before the hole is declared lost. */
   maxHeldBytesPerConnection: number;
+  /** Out-of-order bytes held across all connections; past it, the connection that grows declares its holes lost. */
+  maxHeldBytesTotal: number;
+  /** Capture time (µs) a closed connection is remembered, to tell late segments from port reuse. */
+  closedRetentionUs: number;
 }
 
 export interface ReassemblyStats {
@@ -65,6 +81,19 @@ export interface ReassemblyStats {
   gapBytes: number;
   /** Segments of a connection already closed (late retransmissions, final ACKs). */
   afterClose: number;
+  retransmittedBytes: number;
+  reassembledBytes: number;
+  /** Segments repeated because another capture file (another node) saw them too: not retransmissions. */
+  duplicateSegments: number;
+  duplicateBytes: number;
+  /** Connections whose packets came from more than one file. */
+  connectionsInSeveralFiles: number;
+  /** Connections recognised as another view of an earlier one (see TcpConnection.duplicateOf). */
+  duplicateConnections: number;
+  /** Times the total held-bytes cap forced holes to be declared lost. */
+  heldCapHits: number;
+  /** Most out-of-order bytes held at once. */
+  peakHeldBytes: number;
 }
 
 interface Held {
@@ -74,6 +103,8 @@ interface Held {
 }
 
 class Half {
+  /** The file whose packets first delivered this direction's data; copies from other files are duplicates. */
+  file = -1;
   /** Initial sequence number from this direction's SYN (or the peer's SYN+ACK); -1 while unknown. */
   isn = -1;
   /** Next expected sequence number; -1 until the first SYN or data of this direction. */
@@ -87,7 +118,11 @@ class Half {
 
 const CLOSED_HANDLER: StreamHandler = { data() {}, gap() {}, end() {} };
 
-const DEFAULTS: ReassemblyOptions = { maxHeldBytesPerConnection: 4 << 20 };
+const DEFAULTS: ReassemblyOptions = {
+  maxHeldBytesPerConnection: 4 << 20,
+  maxHeldBytesTotal: 256 << 20,
+  closedRetentionUs: 300e6,
+};
 
 /** Signed distance from b to a in sequence space (handles wraparound). */
 function seqDiff(a: number, b: number): number {
@@ -110,6 +145,9 @@ class Connection {
   readonly halves: [Half, Half] = [new Half(), new Half()];
   handler: StreamHandler;
   done = false;
+  closedAt = 0;
+  /** Key in byClientIsn when this connection registered its client ISN there. */
+  isnKey: string | null = null;
 
   constructor(info: TcpConnection, factory: StreamFactory) {
     this.info = info;
@@ -119,20 +157,22 @@ class Connection {
 
 export class TcpReassembler {
   private readonly conns = new Map<string, Connection>();
+  /** Client address, port and ISN of connections opened by a SYN, to recognise the same connection seen through a NAT. */
+  private readonly byClientIsn = new Map<string, { id: number; file: number }>();
   private nextId = 1;
+  private totalHeld = 0;
+  private segmentsSincePrune = 0;
   private readonly opts: ReassemblyOptions;
-  readonly stats: ReassemblyStats = {
-    connections: 0, segments: 0, retransmittedSegments: 0, overlapBytes: 0,
-    outOfOrderSegments: 0, gaps: 0, gapBytes: 0, afterClose: 0,
-  };
+  readonly stats: ReassemblyStats = emptyReassemblyStats();
 
   constructor(private readonly factory: StreamFactory, opts: Partial<ReassemblyOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
-  /** Feed one decoded TCP segment (outcome 'ok', protocol TCP). */
-  segment(p: DecodedPacket, ts: number): void {
+  /** Feed one decoded TCP segment (outcome 'ok', protocol TCP) from capture file `file`. */
+  segment(p: DecodedPacket, ts: number, file = 0): void {
     this.stats.segments++;
+    if (++this.segmentsSincePrune >= 65536) this.prune(ts);
     const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
     const key = forward
       ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}`
@@ -150,10 +190,14 @@ export class TcpReassembler {
       return;
     }
     if (!conn) {
-      conn = this.open(p, ts);
+      conn = this.open(p, ts, file);
       this.conns.set(key, conn);
     }
     const info = conn.info;
+    if (!info.files.includes(file)) {
+      info.files.push(file);
+      if (info.files.length === 2) this.stats.connectionsInSeveralFiles++;
+    }
     const dir: Dir = p.srcPort === info.client.port && p.srcIp === info.client.ip ? 0 : 1;
     info.lastTs = ts;
     info.packets[dir]++;
@@ -162,7 +206,7 @@ export class TcpReassembler {
     if ((flags & TCP_RST) !== 0) {
       info.rsts++;
       // Data riding on a RST is still data the peer received; deliver it first.
-      if (p.payload.length > 0) this.receive(conn, dir, p.seq, p.payload, ts);
+      if (p.payload.length > 0) this.receive(conn, dir, p.seq, p.payload, ts, file);
       this.close(conn, 'rst', ts);
       return;
     }
@@ -182,7 +226,7 @@ export class TcpReassembler {
       }
       seq = (seq + 1) >>> 0;
     }
-    if (p.payload.length > 0) this.receive(conn, dir, seq, p.payload, ts);
+    if (p.payload.length > 0) this.receive(conn, dir, seq, p.payload, ts, file);
     if ((flags & TCP_FIN) !== 0) {
       if (half.nextSeq < 0) half.nextSeq = seq;
       half.finSeq = (seq + p.payload.length) >>> 0;
@@ -196,6 +240,18 @@ export class TcpReassembler {
   finish(ts: number): void {
     for (const conn of this.conns.values()) if (!conn.done) this.close(conn, 'end-of-capture', ts);
     this.conns.clear();
+    this.byClientIsn.clear();
+  }
+
+  /** Forget connections closed long ago (in capture time): memory follows live connections, not all ever seen. */
+  private prune(now: number): void {
+    this.segmentsSincePrune = 0;
+    const horizon = now - this.opts.closedRetentionUs;
+    for (const [key, c] of this.conns) {
+      if (!c.done || c.closedAt >= horizon) continue;
+      this.conns.delete(key);
+      if (c.isnKey) this.byClientIsn.delete(c.isnKey);
+    }
   }
 
   get openConnections(): number {
@@ -212,7 +268,7 @@ export class TcpReassembler {
     return half.nextSeq >= 0 || conn.done;
   }
 
-  private open(p: DecodedPacket, ts: number): Connection {
+  private open(p: DecodedPacket, ts: number, file: number): Connection {
     const syn = (p.flags & TCP_SYN) !== 0;
     const ack = (p.flags & TCP_ACK) !== 0;
     let clientIsSrc: boolean;
@@ -236,15 +292,36 @@ export class TcpReassembler {
       gapBytes: [0, 0],
       rsts: 0,
       midstream: false,
+      reassembledBytes: [0, 0],
+      retransmittedBytes: [0, 0],
+      files: [file],
+      duplicateOf: null,
     };
+    let registered: string | null = null;
+    if (syn) {
+      // The client's ISN is in its SYN, or one before the ack of the server's SYN+ACK.
+      const clientIsn = ack ? (p.ack - 1) >>> 0 : p.seq;
+      const isnKey = `${info.client.ip}|${info.client.port}|${clientIsn}`;
+      const seen = this.byClientIsn.get(isnKey);
+      if (seen && seen.file !== file) {
+        info.duplicateOf = seen.id;
+        this.stats.duplicateConnections++;
+      } else if (!seen) {
+        this.byClientIsn.set(isnKey, { id: info.id, file });
+        registered = isnKey;
+      }
+    }
     this.stats.connections++;
-    return new Connection(info, this.factory);
+    const conn = new Connection(info, this.factory);
+    conn.isnKey = registered;
+    return conn;
   }
 
-  private receive(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number): void {
+  private receive(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number, file: number): void {
     const half = conn.halves[dir];
+    if (half.file < 0) half.file = file;
     if (half.closed) {
-      this.stats.retransmittedSegments++;
+      this.repeated(conn, dir, payload.length, file);
       return;
     }
     if (half.nextSeq < 0) {
@@ -255,27 +332,51 @@ export class TcpReassembler {
     const diff = seqDiff(seq, half.nextSeq);
     const len = payload.length;
     if (diff + len <= 0) {
-      this.stats.retransmittedSegments++;
-      this.stats.overlapBytes += len;
+      this.repeated(conn, dir, len, file);
       return;
     }
     if (diff <= 0) {
-      if (diff < 0) this.stats.overlapBytes += -diff;
+      if (diff < 0) {
+        this.stats.overlapBytes += -diff;
+        conn.info.retransmittedBytes[dir] += -diff;
+      }
       this.deliver(conn, dir, payload.subarray(-diff), ts);
       this.drain(conn, dir);
       return;
     }
-    this.hold(conn, dir, seq, payload, ts);
+    this.hold(conn, dir, seq, payload, ts, file);
+  }
+
+  /** A segment wholly seen before: a retransmission, or the same packet captured by another node. */
+  private repeated(conn: Connection, dir: Dir, len: number, file: number): void {
+    if (file !== conn.halves[dir].file) {
+      this.stats.duplicateSegments++;
+      this.stats.duplicateBytes += len;
+      return;
+    }
+    this.stats.retransmittedSegments++;
+    this.stats.retransmittedBytes += len;
+    this.stats.overlapBytes += len;
+    conn.info.retransmittedBytes[dir] += len;
   }
 
   private deliver(conn: Connection, dir: Dir, bytes: Buffer, ts: number): void {
     const half = conn.halves[dir];
     half.nextSeq = (half.nextSeq + bytes.length) >>> 0;
+    conn.info.reassembledBytes[dir] += bytes.length;
+    this.stats.reassembledBytes += bytes.length;
     conn.handler.data(dir, bytes, ts);
   }
 
-  private hold(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number): void {
+  private hold(conn: Connection, dir: Dir, seq: number, payload: Buffer, ts: number, file: number): void {
     const half = conn.halves[dir];
+    // An exact copy of a segment already held (another node's capture, or a retransmission) is not held twice.
+    for (const h of half.held) {
+      if (h.seq === seq && h.data.length === payload.length) {
+        this.repeated(conn, dir, payload.length, file);
+        return;
+      }
+    }
     this.stats.outOfOrderSegments++;
     // The payload is a view into the reader's chunk: held bytes must be copied.
     const entry: Held = { seq, data: Buffer.from(payload), ts };
@@ -283,7 +384,18 @@ export class TcpReassembler {
     while (i > 0 && seqDiff(half.held[i - 1].seq, seq) > 0) i--;
     half.held.splice(i, 0, entry);
     half.heldBytes += payload.length;
+    this.totalHeld += payload.length;
+    if (this.totalHeld > this.stats.peakHeldBytes) this.stats.peakHeldBytes = this.totalHeld;
     if (this.heldBytes(conn) > this.opts.maxHeldBytesPerConnection) this.skipToHeld(conn, dir, ts);
+    else if (this.totalHeld > this.opts.maxHeldBytesTotal) {
+      this.stats.heldCapHits++;
+      for (const d of [0, 1] as const) while (conn.halves[d].held.length > 0) this.skipToHeld(conn, d, ts);
+    }
+  }
+
+  /** Bytes held out of order across all connections right now. */
+  get heldBytesTotal(): number {
+    return this.totalHeld;
   }
 
   private heldBytes(conn: Connection): number {
@@ -299,12 +411,18 @@ export class TcpReassembler {
       if (diff > 0) break;
       half.held.shift();
       half.heldBytes -= h.data.length;
+      this.totalHeld -= h.data.length;
       if (diff + h.data.length <= 0) {
         this.stats.retransmittedSegments++;
+        this.stats.retransmittedBytes += h.data.length;
         this.stats.overlapBytes += h.data.length;
+        conn.info.retransmittedBytes[dir] += h.data.length;
         continue;
       }
-      if (diff < 0) this.stats.overlapBytes += -diff;
+      if (diff < 0) {
+        this.stats.overlapBytes += -diff;
+        conn.info.retransmittedBytes[dir] += -diff;
+      }
       this.deliver(conn, dir, h.data.subarray(-diff), h.ts);
     }
     this.checkFin(conn, dir);
@@ -363,8 +481,17 @@ export class TcpReassembler {
       half.closed = true;
     }
     conn.done = true;
+    conn.closedAt = ts;
     conn.handler.end(reason, ts);
     // The entry stays to recognise late segments and port reuse; what it held can go.
     conn.handler = CLOSED_HANDLER;
   }
+}
+
+export function emptyReassemblyStats(): ReassemblyStats {
+  return {
+    connections: 0, segments: 0, retransmittedSegments: 0, overlapBytes: 0, outOfOrderSegments: 0, gaps: 0,
+    gapBytes: 0, afterClose: 0, retransmittedBytes: 0, reassembledBytes: 0, duplicateSegments: 0, duplicateBytes: 0,
+    connectionsInSeveralFiles: 0, duplicateConnections: 0, heldCapHits: 0, peakHeldBytes: 0,
+  };
 }
