@@ -83,7 +83,9 @@ describe('corpus: every packet accounted for, nothing fatal', { skip: corpusSkip
         const r = result.report;
         const skipped = Object.values(r.skipped).reduce((a, b) => a + b, 0);
         const damaged = Object.values(r.damaged).reduce((a, b) => a + b, 0);
-        assert.equal(r.tcpSegments + r.udpDatagrams + skipped + damaged, r.packets, 'decoded + skipped + damaged = read');
+        assert.equal(r.tcpSegments + r.udpDatagrams + r.heldFragments + skipped + damaged, r.packets, 'decoded + held + skipped + damaged = read');
+        const dropped = Object.values(r.fragments.dropped).reduce((a, b) => a + b, 0);
+        assert.equal(r.heldFragments, r.fragments.reassembledFragments + dropped, 'every held fragment went into a datagram or was dropped');
         if (e?.packets !== null && e?.packets !== undefined) assert.equal(r.packets, e.packets, 'packets read, as capinfos counts');
       });
     }

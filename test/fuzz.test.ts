@@ -65,8 +65,7 @@ describe('mutated captures', () => {
           const r = result.report;
           const skipped = Object.values(r.skipped).reduce((a, b) => a + b, 0);
           const damaged = Object.values(r.damaged).reduce((a, b) => a + b, 0);
-          const held = (r as { fragmentsHeld?: number }).fragmentsHeld ?? 0;
-          assert.equal(r.tcpSegments + r.udpDatagrams + skipped + damaged + held, r.packets);
+          assert.equal(r.tcpSegments + r.udpDatagrams + skipped + damaged + r.heldFragments, r.packets);
           assert.equal(result.files[0].packets, r.packets);
         }),
         { numRuns: 250, seed: 20261124, endOnFailure: true },

@@ -93,13 +93,24 @@ export function fileSummary(f: CaptureFileReport): string {
 }
 
 export function reportSummary(r: AnalysisReport): string {
+  const dropped = Object.values(r.fragments?.dropped ?? {}).reduce((a, b) => a + b, 0);
   const lines = [
-    `packets: ${r.packets} read; ${r.tcpSegments} TCP, ${r.udpDatagrams} UDP`
-      + `; skipped: ${counts(r.skipped)}; damaged: ${counts(r.damaged)}`,
-    `tcp: ${r.tcp.connections} connections (${counts(r.connections)}); ${r.tcp.retransmittedSegments} retransmissions, `
-      + `${r.tcp.outOfOrderSegments} out of order, ${r.tcp.gaps} gaps (${r.tcp.gapBytes} bytes not captured)`,
-    `transactions: ${counts(r.transactions)}; ${r.failed} failed`,
+    `packets: ${r.packets} read; ${r.tcpSegments} TCP, ${r.udpDatagrams} UDP, ${r.heldFragments ?? 0} IP fragments`
+      + `${dropped ? ` (${dropped} in datagrams never completed)` : ''}; skipped: ${counts(r.skipped)}; damaged: ${counts(r.damaged)}`,
   ];
+  if (r.decapsulated && Object.keys(r.decapsulated).length) lines.push(`tunnels taken off: ${counts(r.decapsulated)}`);
+  const t = r.tcp;
+  lines.push(
+    `tcp: ${t.connections} connections (${counts(r.connections)}); ${t.reassembledBytes ?? 0} bytes reassembled; `
+      + `${t.retransmittedSegments} retransmissions (${t.retransmittedBytes ?? 0} bytes), ${t.outOfOrderSegments} out of order, `
+      + `${t.gaps} gaps (${t.gapBytes} bytes not captured)`,
+  );
+  if (t.duplicateSegments || t.connectionsInSeveralFiles || t.duplicateConnections) {
+    lines.push(`seen by several nodes: ${t.connectionsInSeveralFiles} connections in more than one file, `
+      + `${t.duplicateSegments} duplicate segments (${t.duplicateBytes} bytes) dropped, `
+      + `${t.duplicateConnections} connections seen again through NAT`);
+  }
+  lines.push(`transactions: ${counts(r.transactions)}; ${r.failed} failed`);
   return lines.join('\n');
 }
 

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readCaptureFile } from '../capture/open.js';
 import { CaptureError, type CaptureFileReport, type Packet } from '../capture/packet.js';
-import { IPPROTO_TCP, IPPROTO_UDP, decodeFrame, newDecodedPacket } from '../net/decode.js';
+import { IPPROTO_TCP, IPPROTO_UDP, NetDecoder, newDecodedPacket } from '../net/decode.js';
 import { TcpReassembler } from '../net/tcp-reassembly.js';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
@@ -63,23 +63,35 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
   };
   const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0 };
   const tcp = new TcpReassembler(tcpStreamFactory(counting, { http1: { body: opts.body } }, dissectStats));
+  const net = new NetDecoder();
   const decoded = newDecodedPacket();
   let lastTs = 0;
   let file = '';
   const onPacket = (p: Packet): void => {
     report.packets++;
     if (p.ts > lastTs) lastTs = p.ts;
-    decodeFrame(p.linkType, p.data, decoded);
-    if (decoded.outcome === 'skipped') {
-      const name = decoded.reason.startsWith('IP protocol ') ? IP_PROTOCOL_NAMES[decoded.protocol] : undefined;
-      bump(report.skipped, name ? `${decoded.reason} (${name})` : decoded.reason);
-    } else if (decoded.outcome === 'damaged') {
-      bump(report.damaged, decoded.reason);
-    } else if (decoded.protocol === IPPROTO_TCP) {
-      report.tcpSegments++;
-      tcp.segment(decoded, p.ts, p.fileIndex);
-    } else if (decoded.protocol === IPPROTO_UDP) {
-      report.udpDatagrams++;
+    net.decode(p.linkType, p.data, p.ts, decoded, p.origLen);
+    switch (decoded.outcome) {
+      case 'ok':
+        if (decoded.protocol === IPPROTO_TCP) {
+          report.tcpSegments++;
+          tcp.segment(decoded, p.ts, p.fileIndex);
+        } else if (decoded.protocol === IPPROTO_UDP) {
+          report.udpDatagrams++;
+        }
+        break;
+      case 'held':
+        // A fragment: decoded with the one that completes its datagram, or counted in fragments.dropped.
+        report.heldFragments++;
+        break;
+      case 'skipped': {
+        const name = decoded.reason.startsWith('IP protocol ') ? IP_PROTOCOL_NAMES[decoded.protocol] : undefined;
+        bump(report.skipped, name ? `${decoded.reason} (${name})` : decoded.reason);
+        break;
+      }
+      case 'damaged':
+        bump(report.damaged, decoded.reason);
+        break;
     }
     if (opts.onProgress && (report.packets & 0xffff) === 0) opts.onProgress(report.packets, file);
   };
@@ -89,8 +101,16 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
     fileReports.push(fr);
     if (fr.damaged > 0 || fr.truncatedBytes > 0) report.damagedFiles++;
   }
+  // Once at the very end, not per file: a datagram split across a file rotation can still complete.
+  net.flush();
   tcp.finish(lastTs);
   report.tcp = tcp.stats;
+  report.decapsulated = net.stats.decapsulated;
+  const f = net.stats.fragments;
+  report.fragments = {
+    reassembledDatagrams: f.reassembledDatagrams, reassembledFragments: f.reassembledFragments, dropped: f.dropped,
+    overlaps: f.overlaps, overlapBytes: f.overlapBytes, peakBytesHeld: f.peakBytesHeld,
+  };
   report.connections = dissectStats.connections;
   report.unrecognisedBytes = dissectStats.unrecognisedBytes;
   report.durationMs = Date.now() - started;

@@ -1,4 +1,8 @@
-/** The accounting of one pass over capture files: every packet is decoded, skipped with a reason, or counted as damaged. */
+/**
+ * The accounting of one pass over capture files: every packet is decoded, held
+ * as an IP fragment, skipped with a reason, or counted as damaged:
+ * packets = tcpSegments + udpDatagrams + heldFragments + Σskipped + Σdamaged.
+ */
 import { emptyReassemblyStats, type ReassemblyStats } from '../net/tcp-reassembly.js';
 
 export interface AnalysisReport {
@@ -12,6 +16,11 @@ export interface AnalysisReport {
   skipped: Record<string, number>;
   /** Packets whose headers were broken, by reason. */
   damaged: Record<string, number>;
+  /** IP fragments: decoded as part of their reassembled datagram, or counted in fragments.dropped. */
+  heldFragments: number;
+  fragments: FragmentReport;
+  /** Tunnels taken off to reach the traffic inside, by kind (VXLAN, Geneve, GRE, IPv4-in-IPv4, ...). */
+  decapsulated: Record<string, number>;
   tcp: ReassemblyStats;
   /** TCP connections by the protocol found on them. */
   connections: Record<string, number>;
@@ -24,9 +33,20 @@ export interface AnalysisReport {
   durationMs: number;
 }
 
+export interface FragmentReport {
+  reassembledDatagrams: number;
+  reassembledFragments: number;
+  /** Fragments of datagrams that never completed, by why they were given up. */
+  dropped: Record<string, number>;
+  overlaps: number;
+  overlapBytes: number;
+  peakBytesHeld: number;
+}
+
 export function emptyReport(): AnalysisReport {
   return {
-    packets: 0, tcpSegments: 0, udpDatagrams: 0, skipped: {}, damaged: {},
+    packets: 0, tcpSegments: 0, udpDatagrams: 0, skipped: {}, damaged: {}, heldFragments: 0, decapsulated: {},
+    fragments: { reassembledDatagrams: 0, reassembledFragments: 0, dropped: {}, overlaps: 0, overlapBytes: 0, peakBytesHeld: 0 },
     tcp: emptyReassemblyStats(),
     connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, damagedFiles: 0, durationMs: 0,
   };
