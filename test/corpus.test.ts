@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureError } from '../src/capture/packet.js';
 import { analyzeCaptures } from '../src/dissect/pipeline.js';
+import { fileSource } from '../src/capture/index.js';
 import type { DissectedTransaction } from '../src/dissect/record.js';
 import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
 
@@ -43,7 +44,7 @@ function filesIn(folder: string): string[] {
 
 async function analyze(rel: string): Promise<{ txs: DissectedTransaction[]; result: Awaited<ReturnType<typeof analyzeCaptures>> }> {
   const txs: DissectedTransaction[] = [];
-  const result = await analyzeCaptures([corpusFile(rel)], (t) => txs.push(t));
+  const result = await analyzeCaptures([fileSource(corpusFile(rel))], (t) => txs.push(t));
   return { txs, result };
 }
 

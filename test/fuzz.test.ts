@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { CaptureError } from '../src/capture/packet.js';
 import { analyzeCaptures } from '../src/dissect/pipeline.js';
+import { fileSource } from '../src/capture/index.js';
 import { corpusFile, corpusPresent, fixturesDir } from './support/paths.js';
 
 type Mutation =
@@ -57,7 +58,7 @@ describe('mutated captures', () => {
           writeFileSync(path, mutate(original, ms));
           let result;
           try {
-            result = await analyzeCaptures([path], () => {});
+            result = await analyzeCaptures([fileSource(path)], () => {});
           } catch (e) {
             if (e instanceof CaptureError) return;
             throw e;

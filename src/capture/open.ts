@@ -1,16 +1,16 @@
 /**
- * Opens one capture file as a stream, recognises it by its first bytes (never by its name),
+ * Opens one capture's bytes: recognises the format by its first bytes (never by its name),
  * undoes gzip on the way and hands the bytes to the pcap or pcapng push parser.
  * Memory stays at one read chunk plus at most one record, whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { Readable, pipeline } from 'node:stream';
+import { READ_CHUNK, gunzipChunks, isZlibError, prepend, streamChunks, type Chunks } from './chunks.js';
+import { MAGIC_BYTES, detectFormat, unknownFormat, type DetectedFormat } from './format.js';
 import { CaptureError, type CaptureFileReport, type PacketSink } from './packet.js';
 import { PcapReader } from './pcap.js';
 import { PcapngReader } from './pcapng.js';
 
-export type DetectedFormat = 'pcap' | 'pcapng' | 'gzip' | 'unknown';
+export { detectFormat, type DetectedFormat } from './format.js';
 
 /** What both push parsers offer the opener. */
 export interface CaptureParser {
@@ -18,23 +18,6 @@ export interface CaptureParser {
   readonly stopped: boolean;
   push(chunk: Buffer): void;
   end(): CaptureFileReport;
-}
-
-const READ_CHUNK = 1024 * 1024;
-/** Enough bytes to tell every supported format apart. */
-const MAGIC_BYTES = 4;
-
-/** Recognises a capture by its first bytes (at least 4 of them for pcap and pcapng). */
-export function detectFormat(firstBytes: Buffer): DetectedFormat {
-  if (firstBytes.length >= 3 && firstBytes[0] === 0x1f && firstBytes[1] === 0x8b && firstBytes[2] === 0x08) return 'gzip';
-  if (firstBytes.length < MAGIC_BYTES) return 'unknown';
-  const m = firstBytes.readUInt32BE(0);
-  if (m === 0x0a0d0d0a) return 'pcapng';
-  const swapped = firstBytes.readUInt32LE(0);
-  for (const magic of [0xa1b2c3d4, 0xa1b23c4d, 0xa1b2cd34]) {
-    if (m === magic || swapped === magic) return 'pcap';
-  }
-  return 'unknown';
 }
 
 /** A fresh report for a file; the parsers fill it in. */
@@ -45,12 +28,17 @@ export function newReport(path: string, format: CaptureFileReport['format'] = 'u
     compressed,
     bytes: 0,
     packets: 0,
+    packetBytes: 0,
+    linkTypes: [],
     damaged: 0,
     truncatedBytes: 0,
     interfaces: [],
     notes: [],
     firstTs: null,
     lastTs: null,
+    sections: [],
+    decryptionSecrets: [],
+    comments: [],
   };
 }
 
@@ -66,6 +54,115 @@ export function createParser(
   return null;
 }
 
+/** A capture whose format is known and whose parser has not yet seen a byte. */
+export interface OpenedCapture {
+  parser: CaptureParser;
+  /** The first decoded bytes, already read to recognise the format. */
+  first: Buffer;
+  /** The decoded bytes after `first`; null when `first` was all there is. */
+  rest: Chunks | null;
+}
+
+export interface OpenOptions {
+  /** Mark the report compressed even when the bytes themselves are not gzip (a member of a tar.gz). */
+  compressed?: boolean;
+}
+
+/**
+ * Recognises the capture in a stream of raw chunks, undoing one layer of gzip. Throws
+ * CaptureError when the bytes cannot be read or are not a capture. Closes `raw` on failure;
+ * on success the caller owns `rest` and must finish it (pump) or return() it.
+ */
+export async function openCapture(
+  raw: Chunks,
+  name: string,
+  fileIndex: number,
+  sink: PacketSink,
+  opts: OpenOptions = {},
+): Promise<OpenedCapture> {
+  try {
+    return await openLayer(raw, name, fileIndex, sink, opts.compressed === true, false);
+  } catch (err) {
+    await closeQuietly(raw);
+    throw err;
+  }
+}
+
+async function openLayer(
+  raw: Chunks,
+  name: string,
+  fileIndex: number,
+  sink: PacketSink,
+  compressed: boolean,
+  insideGzip: boolean,
+): Promise<OpenedCapture> {
+  // Collect just enough of the start to recognise the format (one chunk, unless it is tiny).
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let done = false;
+  while (headLen < MAGIC_BYTES) {
+    const next = await nextChunk(raw, name);
+    if ('zlibError' in next) throw new CaptureError(`${name}: gzip data is damaged (${next.zlibError.message})`, name);
+    if (next.done === true) {
+      done = true;
+      break;
+    }
+    head.push(next.value);
+    headLen += next.value.length;
+  }
+  const first = head.length === 1 ? head[0] : Buffer.concat(head, headLen);
+  const inside = insideGzip ? ' after gzip decompression' : '';
+  if (headLen === 0) throw new CaptureError(`${name}: empty file${inside}, not a capture`, name);
+
+  const format = detectFormat(first);
+  if (format === 'gzip') {
+    if (insideGzip) throw new CaptureError(`${name}: gzip inside gzip, not a capture`, name);
+    const unzipped = gunzipChunks(prepend([first], done ? null : raw));
+    try {
+      return await openLayer(unzipped, name, fileIndex, sink, true, true);
+    } catch (err) {
+      await closeQuietly(unzipped);
+      throw err;
+    }
+  }
+  const report = newReport(name, format === 'unknown' ? 'unknown' : format, compressed || insideGzip);
+  const parser = createParser(format, report, fileIndex, sink);
+  if (parser === null) throw new CaptureError(`${name}: ${unknownFormat(first, headLen)}${inside}`, name);
+  return { parser, first, rest: done ? null : raw };
+}
+
+/** Feeds every remaining chunk to the parser (the fast path: packets go straight to the sink). */
+export async function pump(opened: OpenedCapture, name: string): Promise<CaptureFileReport> {
+  const { parser, rest } = opened;
+  try {
+    parser.push(opened.first);
+    let finished = rest === null || parser.stopped;
+    while (!finished) finished = await pushNext(parser, rest as Chunks, name);
+    return parser.end();
+  } finally {
+    // Stopping early (damage, an error from the sink) must still release the stream.
+    await rest?.return?.();
+  }
+}
+
+/**
+ * Pushes the next chunk of `chunks` to the parser. Returns true when the input is finished:
+ * its end, a gzip failure (noted in the report) or a parser that stopped on damage.
+ */
+export async function pushNext(parser: CaptureParser, chunks: Chunks, name: string): Promise<boolean> {
+  if (parser.stopped) return true;
+  const next = await nextChunk(chunks, name);
+  if ('zlibError' in next) {
+    // Once the capture has started, broken compression is damage to report like any other,
+    // keeping the packets before it.
+    gzipDamage(parser.report, next.zlibError);
+    return true;
+  }
+  if (next.done === true) return true;
+  parser.push(next.value);
+  return parser.stopped;
+}
+
 /**
  * Reads one capture file, calling sink for every packet. Throws CaptureError when the file
  * cannot be opened or is not a capture; damage inside a capture is reported, not thrown.
@@ -73,7 +170,7 @@ export function createParser(
 export async function readCaptureFile(path: string, fileIndex: number, sink: PacketSink): Promise<CaptureFileReport> {
   const file = createReadStream(path, { highWaterMark: READ_CHUNK });
   try {
-    return await readStream(file, path, fileIndex, sink, false);
+    return await pump(await openCapture(streamChunks(file), path, fileIndex, sink), path);
   } finally {
     file.destroy();
   }
@@ -87,100 +184,14 @@ interface ZlibFailure {
  * The next chunk of input. Failing to read becomes a CaptureError, and a zlib failure is
  * handed back for the caller to judge; errors thrown by the sink are not touched.
  */
-async function nextChunk(chunks: AsyncIterator<Buffer>, path: string): Promise<IteratorResult<Buffer> | ZlibFailure> {
+async function nextChunk(chunks: Chunks, name: string): Promise<IteratorResult<Buffer> | ZlibFailure> {
   try {
     return await chunks.next();
   } catch (err) {
     if (isZlibError(err)) return { zlibError: err };
-    throw new CaptureError(`cannot read ${path}: ${describe(err)}`, path);
+    if (err instanceof CaptureError) throw err;
+    throw new CaptureError(`cannot read ${name}: ${describe(err)}`, name);
   }
-}
-
-async function readStream(
-  input: Readable,
-  path: string,
-  fileIndex: number,
-  sink: PacketSink,
-  compressed: boolean,
-): Promise<CaptureFileReport> {
-  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  // Collect just enough of the start to recognise the format (one chunk, unless it is tiny).
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let done = false;
-  while (headLen < MAGIC_BYTES) {
-    const next = await nextChunk(chunks, path);
-    if ('zlibError' in next) throw new CaptureError(`${path}: gzip data is damaged (${next.zlibError.message})`, path);
-    if (next.done === true) {
-      done = true;
-      break;
-    }
-    head.push(next.value);
-    headLen += next.value.length;
-  }
-  const first = head.length === 1 ? head[0] : Buffer.concat(head, headLen);
-  const inside = compressed ? ' after gzip decompression' : '';
-  if (headLen === 0) throw new CaptureError(`${path}: empty file${inside}, not a capture`, path);
-
-  const format = detectFormat(first);
-  if (format === 'gzip') {
-    if (compressed) throw new CaptureError(`${path}: gzip inside gzip, not a capture`, path);
-    return readGzip(first, chunks, done, path, fileIndex, sink);
-  }
-  const report = newReport(path, format === 'unknown' ? 'unknown' : format, compressed);
-  const parser = createParser(format, report, fileIndex, sink);
-  if (parser === null) throw new CaptureError(`${path}: ${unknownFormat(first, headLen)}${inside}`, path);
-
-  parser.push(first);
-  while (!done && !parser.stopped) {
-    const next = await nextChunk(chunks, path);
-    if ('zlibError' in next) {
-      // Once the capture has started, broken compression is damage to report like any other,
-      // keeping the packets before it.
-      gzipDamage(report, next.zlibError);
-      break;
-    }
-    if (next.done === true) break;
-    parser.push(next.value);
-  }
-  // Stopping early (damage) must still release the stream: return() destroys it.
-  if (!done) await chunks.return?.();
-  return parser.end();
-}
-
-/** Runs the compressed bytes already read, then the rest of the file, through gunzip. */
-async function readGzip(
-  first: Buffer,
-  rest: AsyncIterator<Buffer>,
-  restDone: boolean,
-  path: string,
-  fileIndex: number,
-  sink: PacketSink,
-): Promise<CaptureFileReport> {
-  async function* replay(): AsyncGenerator<Buffer> {
-    yield first;
-    if (restDone) return;
-    for (;;) {
-      const next = await rest.next();
-      if (next.done === true) return;
-      yield next.value;
-    }
-  }
-  // 64 KiB output chunks: zlib hands on what it has decompressed before it fails, where a
-  // 1 MiB chunk would lose everything since the last full chunk with the error.
-  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
-  // Errors reach us through gunzip, which pipeline destroys with them.
-  pipeline(Readable.from(replay(), { objectMode: false }), gunzip, () => undefined);
-  try {
-    return await readStream(gunzip, path, fileIndex, sink, true);
-  } finally {
-    gunzip.destroy();
-  }
-}
-
-function isZlibError(err: unknown): err is NodeJS.ErrnoException {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /** A cut gzip file is the common case (copied while still being written): say which it was. */
@@ -195,39 +206,13 @@ function gzipDamage(report: CaptureFileReport, err: NodeJS.ErrnoException): void
   }
 }
 
-/** "not a pcap or pcapng file (starts with …)", naming the likely format when it is a common one. */
-function unknownFormat(first: Buffer, len: number): string {
-  const shown = first.subarray(0, Math.min(len, 8));
-  const hex = Array.from(shown, (b) => b.toString(16).padStart(2, '0')).join(' ');
-  const more = len > shown.length ? ' …' : '';
-  let hint = '';
-  const sample = first.subarray(0, Math.min(len, 512));
-  if (startsWith(first, [0x28, 0xb5, 0x2f, 0xfd])) hint = '; looks zstd-compressed, only gzip is undone';
-  else if (startsWith(first, [0xfd, 0x37, 0x7a, 0x58, 0x5a])) hint = '; looks xz-compressed, only gzip is undone';
-  else if (startsWith(first, [0x42, 0x5a, 0x68])) hint = '; looks bzip2-compressed, only gzip is undone';
-  else if (startsWith(first, [0x50, 0x4b, 0x03, 0x04])) hint = '; looks like a zip archive';
-  else if (len >= 262 && first.toString('latin1', 257, 262) === 'ustar') hint = '; looks like a tar archive';
-  else if (first.toString('latin1', 0, 5) === 'snoop') hint = '; looks like a snoop capture, which is not supported';
-  else if (looksLikeText(sample)) {
-    const line = sample.toString('utf8').split(/\r?\n/, 1)[0].slice(0, 40);
-    hint = `; looks like text: "${line}"`;
+/** Releases a stream after a failure that is already being reported. */
+export async function closeQuietly(chunks: Chunks): Promise<void> {
+  try {
+    await chunks.return?.();
+  } catch {
+    // The first error is the one worth reporting.
   }
-  return `not a pcap or pcapng file (starts with ${hex}${more}${hint})`;
-}
-
-function startsWith(buf: Buffer, bytes: number[]): boolean {
-  return buf.length >= bytes.length && bytes.every((b, i) => buf[i] === b);
-}
-
-/** Printable ASCII, whitespace or UTF-8 multibyte sequences only. */
-function looksLikeText(sample: Buffer): boolean {
-  if (sample.length === 0) return false;
-  for (const b of sample) {
-    if (b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f) || b >= 0x80) continue;
-    return false;
-  }
-  // Reject byte soup above 0x7f that is not valid UTF-8.
-  return !sample.toString('utf8').includes('\ufffd');
 }
 
 function describe(err: unknown): string {

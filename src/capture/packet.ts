@@ -33,6 +33,10 @@ export interface CaptureFileReport {
   bytes: number;
   /** Packets handed on. */
   packets: number;
+  /** Sum of the packets' captured lengths as the file records them (capinfos' "data size"; FCS bytes included). */
+  packetBytes: number;
+  /** Packets per link type, in link type order. */
+  linkTypes: LinkTypeCount[];
   /** Records that could not be read (bad lengths, damaged blocks), each counted once. */
   damaged: number;
   /** Set when the file ends in the middle of a record: how many bytes were left over. */
@@ -43,6 +47,41 @@ export interface CaptureFileReport {
   notes: string[];
   firstTs: number | null;
   lastTs: number | null;
+  /** pcapng sections in file order and who wrote them: tells which node a file came from. Empty for classic pcap. */
+  sections: CaptureSection[];
+  /**
+   * pcapng Decryption Secrets Blocks, at most 1 MiB of secrets in all (a note says when more were dropped).
+   * Key material: surfaces that reach an AI must redact it like any other secret.
+   */
+  decryptionSecrets: DecryptionSecret[];
+  /** Packet comments (pcapng opt_comment on Enhanced and obsolete Packet Blocks), the first 1000. */
+  comments: PacketComment[];
+}
+
+export interface LinkTypeCount {
+  linkType: number;
+  packets: number;
+}
+
+export interface CaptureSection {
+  byteOrder: 'little-endian' | 'big-endian';
+  /** shb_hardware, shb_os, shb_userappl; null when the section does not say. */
+  hardware: string | null;
+  os: string | null;
+  application: string | null;
+}
+
+export interface DecryptionSecret {
+  /** 'TLS key log' (0x544c534b), 'WireGuard' (0x57474b4c), else the type in hex ('0x5a4e574b'). */
+  secretsType: string;
+  /** The key log's text for TLS and WireGuard key logs; base64 of the bytes for any other type. */
+  data: string;
+}
+
+export interface PacketComment {
+  /** 1-based index of the packet in its file, as Wireshark numbers frames. */
+  packet: number;
+  text: string;
 }
 
 export interface CaptureInterface {

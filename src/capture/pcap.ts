@@ -4,6 +4,7 @@
  * the stream delivers them; a record cut by a chunk boundary is stitched by copying only
  * the bytes of that record, never whole chunks.
  */
+import { fcsPresent } from './fcs.js';
 import type { CaptureFileReport, CaptureInterface, Packet, PacketSink } from './packet.js';
 
 const GLOBAL_HEADER = 24;
@@ -27,6 +28,9 @@ export class PcapReader {
   /** Longest captured length accepted before a record counts as damaged. */
   private maxIncl = MAX_RECORD_DATA;
   private linkType = 0;
+  /** FCS bytes at the end of each frame, from the link type's FCS bits: stripped from Packet.data. */
+  private fcsLength = 0;
+  private fcsStripped = 0;
   private headerDone = false;
   private ended = false;
   /** Bytes of the file before the current chunk: turns chunk positions into file offsets. */
@@ -81,6 +85,10 @@ export class PcapReader {
       );
     }
     this.carry = null;
+    if (this.headerDone) this.report.linkTypes = [{ linkType: this.linkType, packets: this.report.packets }];
+    if (this.fcsStripped > 0) {
+      this.report.notes.push(`frame check sequence (${this.fcsLength} bytes) removed from the data of ${this.fcsStripped} packets`);
+    }
     return this.report;
   }
 
@@ -97,6 +105,7 @@ export class PcapReader {
     const report = this.report;
     const sink = this.sink;
     const scale = this.nanos ? 1000 : 1;
+    const fcs = this.fcsLength;
     // One DataView per chunk: its reads take the byte order as an argument and compile to
     // plain loads, where Buffer#readUInt32LE measured as a third of the time, not inlined.
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -112,9 +121,19 @@ export class PcapReader {
       const ts = sec * 1e6 + frac / scale;
       p.offset = this.base + pos;
       p.ts = ts;
-      p.origLen = dv.getUint32(pos + 12, le);
-      p.data = buf.subarray(pos + hdr, pos + hdr + incl);
+      const origLen = dv.getUint32(pos + 12, le);
+      p.origLen = origLen;
+      let dataEnd = pos + hdr + incl;
+      if (fcs !== 0) {
+        const strip = fcsPresent(incl, origLen, fcs);
+        if (strip > 0) {
+          dataEnd -= strip;
+          this.fcsStripped++;
+        }
+      }
+      p.data = buf.subarray(pos + hdr, dataEnd);
       report.packets++;
+      report.packetBytes += incl;
       if (report.firstTs === null || ts < report.firstTs) report.firstTs = ts;
       if (report.lastTs === null || ts > report.lastTs) report.lastTs = ts;
       sink(p);
@@ -167,6 +186,7 @@ export class PcapReader {
       snapLen: this.snapLen,
     };
     if (fcsLength > 0) iface.fcsLength = fcsLength;
+    this.fcsLength = fcsLength;
     this.report.interfaces.push(iface);
     this.packet.linkType = this.linkType;
     this.headerDone = true;

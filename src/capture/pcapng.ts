@@ -4,13 +4,15 @@
  * Packet Blocks; every other block is skipped by its length and counted in the notes.
  * A block cut by a chunk boundary is stitched by copying only that block's bytes.
  */
-import type { CaptureFileReport, CaptureInterface, Packet, PacketSink } from './packet.js';
+import type { CaptureFileReport, CaptureInterface, CaptureSection, LinkTypeCount, Packet, PacketSink } from './packet.js';
+import { fcsPresent } from './fcs.js';
 
 const SHB = 0x0a0d0d0a;
 const IDB = 1;
 const PB = 2;
 const SPB = 3;
 const EPB = 6;
+const DSB = 10;
 const BOM = 0x1a2b3c4d;
 const BOM_SWAPPED = 0x4d3c2b1a;
 /** Enough of any block to know its length: type, length and (for an SHB) the byte-order magic. */
@@ -18,6 +20,16 @@ const BLOCK_PEEK = 12;
 /** Lengths past these are broken length fields: refusing them bounds what a damaged file makes us buffer. */
 const MAX_PACKET_BLOCK = 4 * 1024 * 1024;
 const MAX_OTHER_BLOCK = 64 * 1024 * 1024;
+/** Decryption secrets kept per file: key logs are small; more is a file built to bloat the report. */
+export const MAX_SECRETS_BYTES = 1024 * 1024;
+/** Packet comments kept per file. */
+export const MAX_COMMENTS = 1000;
+
+/** pcapng secrets types whose data is a text key log, kept as text. */
+const SECRET_TYPES: Record<number, string> = {
+  0x544c534b: 'TLS key log',
+  0x57474b4c: 'WireGuard',
+};
 
 const BLOCK_NAMES: Record<number, string> = {
   4: 'Name Resolution Block',
@@ -53,6 +65,12 @@ interface SectionInterface {
   units: number;
   unitsBig: bigint;
   offsetMicros: number;
+  /** if_fcslen: FCS bytes at the end of each frame, stripped from Packet.data (an EPB's flags may say otherwise). */
+  fcsLength: number;
+  packets: number;
+  fcsStripped: number;
+  /** The FCS length in the last packet stripped, for the note. */
+  fcsSeen: number;
 }
 
 interface Issue {
@@ -68,6 +86,14 @@ export class PcapngReader {
   private sections = 0;
   /** The section's interfaces by id; undefined marks an unreadable IDB, keeping later ids aligned. */
   private ifaces: Array<SectionInterface | undefined> = [];
+  /** Every interface of every section, for the per-link-type counts at the end. */
+  private readonly allIfaces: SectionInterface[] = [];
+  private secretsBytes = 0;
+  private secretsDropped = 0;
+  private secretsDroppedBytes = 0;
+  private commentsDropped = 0;
+  /** FCS length stated by the flags option of the packet block being read, -1 when none. */
+  private flagsFcs = -1;
   private ended = false;
   private prevTs = 0;
   private base = 0;
@@ -137,6 +163,7 @@ export class PcapngReader {
     }
     this.issues.clear();
     if (this.sections > 1) notes.push(`${this.sections} sections`);
+    this.summarise();
     return this.report;
   }
 
@@ -170,13 +197,23 @@ export class PcapngReader {
           this.badPacket(pos, `packet's captured length exceeds its block: skipped`);
         } else {
           const ts = iface.mode === TS_MICROS ? hi * 4294967296 + lo + iface.offsetMicros : toMicros(iface, hi, lo);
+          const origLen = dv.getUint32(pos + 24, le);
+          // Options (comments, flags) follow the padded data; most packets have none.
+          const optStart = pos + 28 + ((cap + 3) & ~3);
+          this.flagsFcs = -1;
+          if (optStart < pos + len - 4) this.packetOptions(buf, dv, pos, optStart, pos + len - 4);
+          const fcs = this.flagsFcs >= 0 ? this.flagsFcs : iface.fcsLength;
+          let dataEnd = pos + 28 + cap;
+          if (fcs !== 0) dataEnd -= this.stripFcs(iface, cap, origLen, fcs);
           p.offset = this.base + pos;
           p.ts = ts;
           p.linkType = iface.linkType;
           p.ifIndex = iface.index;
-          p.origLen = dv.getUint32(pos + 24, le);
-          p.data = buf.subarray(pos + 28, pos + 28 + cap);
+          p.origLen = origLen;
+          p.data = buf.subarray(pos + 28, dataEnd);
           report.packets++;
+          report.packetBytes += cap;
+          iface.packets++;
           if (report.firstTs === null || ts < report.firstTs) report.firstTs = ts;
           if (report.lastTs === null || ts > report.lastTs) report.lastTs = ts;
           this.prevTs = ts;
@@ -188,7 +225,9 @@ export class PcapngReader {
       } else if (type === IDB) {
         this.interfaceBlock(buf, dv, pos, len);
       } else if (type === SHB) {
-        if (!this.section(dv, pos)) return end;
+        if (!this.section(buf, dv, pos, len)) return end;
+      } else if (type === DSB) {
+        this.secretsBlock(buf, dv, pos, len);
       } else {
         this.skipped.set(type, (this.skipped.get(type) ?? 0) + 1);
       }
@@ -236,10 +275,11 @@ export class PcapngReader {
   }
 
   /** Starts a section: byte order and interface list are per section. Returns false on damage. */
-  private section(dv: DataView, pos: number): boolean {
-    this.le = dv.getUint32(pos + 8, true) === BOM;
-    const major = dv.getUint16(pos + 12, this.le);
-    const minor = dv.getUint16(pos + 14, this.le);
+  private section(buf: Buffer, dv: DataView, pos: number, len: number): boolean {
+    const le = dv.getUint32(pos + 8, true) === BOM;
+    this.le = le;
+    const major = dv.getUint16(pos + 12, le);
+    const minor = dv.getUint16(pos + 14, le);
     if (major !== 1) {
       this.refusal = `unsupported pcapng version ${major}.${minor}`;
       this.damagedBlock(this.base + pos);
@@ -247,7 +287,121 @@ export class PcapngReader {
     }
     this.sections++;
     this.ifaces = [];
+    const info: CaptureSection = { byteOrder: le ? 'little-endian' : 'big-endian', hardware: null, os: null, application: null };
+    // Options follow the 8-byte section length; an SHB of exactly 28 bytes has none.
+    const end = pos + len - 4;
+    let o = pos + 24;
+    while (end - o >= 4) {
+      const code = dv.getUint16(o, le);
+      const olen = dv.getUint16(o + 2, le);
+      o += 4;
+      if (code === 0) break;
+      if (olen > end - o) {
+        this.badBlock(pos, 'Section Header Block option runs past the block: rest of its options ignored');
+        break;
+      }
+      if (code === 2) info.hardware = optionString(buf, o, olen);
+      else if (code === 3) info.os = optionString(buf, o, olen);
+      else if (code === 4) info.application = optionString(buf, o, olen);
+      o += (olen + 3) & ~3;
+    }
+    this.report.sections.push(info);
     return true;
+  }
+
+  /** An EPB's or PB's options from o to end: comments are kept, the flags' FCS length noted in flagsFcs. */
+  private packetOptions(buf: Buffer, dv: DataView, pos: number, o: number, end: number): void {
+    const le = this.le;
+    while (end - o >= 4) {
+      const code = dv.getUint16(o, le);
+      const olen = dv.getUint16(o + 2, le);
+      o += 4;
+      if (code === 0) break;
+      if (olen > end - o) {
+        this.note(pos, 'packet block option runs past the block: rest of its options ignored');
+        break;
+      }
+      if (code === 1) {
+        // The packet is numbered before report.packets counts it.
+        if (this.report.comments.length < MAX_COMMENTS) {
+          this.report.comments.push({ packet: this.report.packets + 1, text: optionString(buf, o, olen) });
+        } else this.commentsDropped++;
+      } else if (code === 2 && olen >= 4) {
+        // epb_flags bits 5-8: FCS length in octets, 0 when not known (then if_fcslen applies).
+        const fcs = (dv.getUint32(o, le) >>> 5) & 0xf;
+        if (fcs !== 0) this.flagsFcs = fcs;
+      }
+      o += (olen + 3) & ~3;
+    }
+  }
+
+  /** How many trailing FCS bytes to drop from this packet's data, counted for the note. */
+  private stripFcs(iface: SectionInterface, cap: number, origLen: number, fcs: number): number {
+    const strip = fcsPresent(cap, origLen, fcs);
+    if (strip > 0) {
+      iface.fcsStripped++;
+      iface.fcsSeen = fcs;
+    }
+    return strip;
+  }
+
+  /** A Decryption Secrets Block: key logs kept as text, other secrets as base64, up to MAX_SECRETS_BYTES. */
+  private secretsBlock(buf: Buffer, dv: DataView, pos: number, len: number): void {
+    const le = this.le;
+    if (len < 20) {
+      this.badBlock(pos, 'Decryption Secrets Block too short to read: not kept');
+      return;
+    }
+    const type = dv.getUint32(pos + 8, le);
+    const size = dv.getUint32(pos + 12, le);
+    if (size > len - 20) {
+      this.badBlock(pos, 'Decryption Secrets Block whose secrets run past the block: not kept');
+      return;
+    }
+    if (this.secretsBytes + size > MAX_SECRETS_BYTES) {
+      this.secretsDropped++;
+      this.secretsDroppedBytes += size;
+      return;
+    }
+    this.secretsBytes += size;
+    const name = SECRET_TYPES[type];
+    const data = buf.subarray(pos + 16, pos + 16 + size);
+    this.report.decryptionSecrets.push({
+      secretsType: name ?? `0x${type.toString(16).padStart(8, '0')}`,
+      data: name === undefined ? data.toString('base64') : data.toString('utf8'),
+    });
+  }
+
+  /** End-of-file summaries: packets per link type, FCS stripping, what the caps left out. */
+  private summarise(): void {
+    const report = this.report;
+    const notes = report.notes;
+    const byType = new Map<number, number>();
+    for (const iface of this.allIfaces) {
+      byType.set(iface.linkType, (byType.get(iface.linkType) ?? 0) + iface.packets);
+      if (iface.fcsStripped > 0) {
+        const name = report.interfaces[iface.index].name;
+        notes.push(
+          `frame check sequence (${iface.fcsSeen} bytes) removed from the data of ${iface.fcsStripped} packets ` +
+            `of interface ${iface.index}${name === null ? '' : ` (${name})`}`,
+        );
+      }
+    }
+    const linkTypes: LinkTypeCount[] = [...byType].map(([linkType, packets]) => ({ linkType, packets }));
+    report.linkTypes = linkTypes.sort((a, b) => a.linkType - b.linkType);
+    if (report.decryptionSecrets.length > 0) {
+      const kinds = [...new Set(report.decryptionSecrets.map((d) => d.secretsType))].join(', ');
+      notes.push(`kept ${report.decryptionSecrets.length} Decryption Secrets Block(s) (${kinds}), ${this.secretsBytes} bytes`);
+    }
+    if (this.secretsDropped > 0) {
+      notes.push(
+        `${this.secretsDropped} Decryption Secrets Block(s) (${this.secretsDroppedBytes} bytes) not kept: ` +
+          `past the ${MAX_SECRETS_BYTES}-byte limit on secrets per file`,
+      );
+    }
+    if (this.commentsDropped > 0) {
+      notes.push(`${this.commentsDropped} more packet comments not kept: past the limit of ${MAX_COMMENTS} per file`);
+    }
   }
 
   private interfaceBlock(buf: Buffer, dv: DataView, pos: number, len: number): void {
@@ -293,6 +447,10 @@ export class PcapngReader {
       units: 1e6,
       unitsBig: 1000000n,
       offsetMicros: iface.tsOffsetSeconds * 1e6,
+      fcsLength: iface.fcsLength ?? 0,
+      packets: 0,
+      fcsStripped: 0,
+      fcsSeen: 0,
     };
     if (resol >= 0) {
       // if_tsresol: high bit clear means 10^-v seconds, set means 2^-(v & 0x7f).
@@ -308,6 +466,7 @@ export class PcapngReader {
       }
     }
     this.ifaces.push(state);
+    this.allIfaces.push(state);
     this.report.interfaces.push(iface);
   }
 
@@ -321,14 +480,17 @@ export class PcapngReader {
     // An SPB carries no captured length: it is the original length cut by the snap length and the block.
     let cap = Math.min(origLen, len - 16);
     if (iface.snapLen > 0 && cap > iface.snapLen) cap = iface.snapLen;
+    const dataEnd = pos + 12 + cap - (iface.fcsLength === 0 ? 0 : this.stripFcs(iface, cap, origLen, iface.fcsLength));
     const p = this.packet;
     p.offset = this.base + pos;
     p.ts = this.prevTs;
     p.linkType = iface.linkType;
     p.ifIndex = iface.index;
     p.origLen = origLen;
-    p.data = buf.subarray(pos + 12, pos + 12 + cap);
+    p.data = buf.subarray(pos + 12, dataEnd);
     this.report.packets++;
+    this.report.packetBytes += cap;
+    iface.packets++;
     this.note(pos, 'Simple Packet Blocks carry no timestamp: each was given the time of the packet before it');
     this.sink(p);
   }

@@ -1,14 +1,15 @@
 /** The podcap commands other than `mcp`: argument parsing, then query/ and store/, then formatting. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CaptureError } from '../capture/packet.js';
-import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, expandPaths } from '../dissect/pipeline.js';
+import { listCaptureSources } from '../capture/index.js';
+import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
 import { importSnapshot } from '../store/import.js';
 import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
 import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
 import { FilterError } from '../query/filter.js';
 import { VARIABLES } from '../query/variables.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, reportSummary, snapshotSummary, table } from './format.js';
+import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, publicFiles, reportSummary, skippedSummary, snapshotSummary, streamTable, table } from './format.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
 
 export interface Io {
@@ -42,8 +43,8 @@ export const USAGE = `podcap: an offline workbench for Kubernetes network captur
 
 usage: podcap <command> [options]
 
-  import PATH... [--name NAME]             read captures (files, directories) into a new snapshot
-  inspect PATH... [--json]                 read captures and report what they hold, storing nothing
+  import PATH... [--name NAME]             read captures (files, directories, tar archives) into a new snapshot
+  inspect PATH... [--json] [--streams]     read captures and report what they hold, storing nothing
   snapshots [--json]                       list the workspace's snapshots
   calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json]
                                            list transactions matching a KFL2 filter, oldest first
@@ -56,8 +57,8 @@ Filters are KFL2 (CEL), as in Kubeshark: 'http && status_code >= 500', 'path.sta
 `;
 
 const HELP: Record<string, string> = {
-  import: 'podcap import PATH... [--name NAME] [--json] [--workspace DIR]\n  Reads pcap/pcapng files (and directories of them) into a new snapshot, all or nothing.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
-  inspect: 'podcap inspect PATH... [--json]\n  Reads captures and prints what they hold (files, packets, connections, transactions), storing nothing.\n  Exit 2 when a file is not a readable capture; 3 when one is damaged.',
+  import: 'podcap import PATH... [--name NAME] [--json] [--workspace DIR]\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
+  inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
   calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
   show: 'podcap show ID [--json] [--max-body BYTES] [--workspace DIR]',
@@ -126,7 +127,7 @@ async function cmdImport(args: string[], io: Io): Promise<number> {
     importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
   if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
   const damaged = damagedCount(meta);
-  if (values.json) io.out(JSON.stringify(meta, null, 2));
+  if (values.json) io.out(JSON.stringify({ ...meta, files: publicFiles(meta.files) }, null, 2));
   else io.out(`${snapshotSummary(meta)}\nworkspace: ${dir}`);
   if (damaged > 0) {
     io.err(`podcap import: warning: imported with damage: ${damaged} damaged or cut records in ${meta.report.damagedFiles} file(s); `
@@ -137,13 +138,21 @@ async function cmdImport(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdInspect(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
-  const files = expandPaths(positionals);
-  const result = await analyzeCaptures(files, () => {});
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, streams: { type: 'boolean' } });
+  if (positionals.length === 0) throw new UsageError('give at least one capture file, directory or archive');
+  const listing = await listCaptureSources(positionals);
+  const result = await analyzeCaptures(listing.sources, () => {}, { ...DEFAULT_ANALYSIS_OPTIONS, collectStreams: values.streams === true });
   const damaged = damagedCount(result);
-  if (values.json) io.out(JSON.stringify(result, null, 2));
-  else io.out([...result.files.map(fileSummary), reportSummary(result.report)].join('\n'));
+  if (values.json) {
+    io.out(JSON.stringify({
+      files: publicFiles(result.files), skipped: listing.skipped, notes: listing.notes, report: result.report,
+      ...(result.streams ? { streams: result.streams } : {}),
+    }, null, 2));
+  } else {
+    const lines = [...result.files.map(fileSummary), ...skippedSummary(listing.skipped, listing.notes), reportSummary(result.report)];
+    if (result.streams) lines.push('', streamTable(result.streams));
+    io.out(lines.join('\n'));
+  }
   return damaged > 0 ? EXIT.PARTIAL : EXIT.OK;
 }
 
@@ -152,7 +161,7 @@ async function cmdSnapshots(args: string[], io: Io): Promise<number> {
   return withWorkspace(workspaceDir(values.workspace), (ws) => {
     const snaps = ws.listSnapshots();
     if (values.json) {
-      io.out(JSON.stringify(snaps, null, 2));
+      io.out(JSON.stringify(snaps.map((s) => ({ ...s, files: publicFiles(s.files) })), null, 2));
       return EXIT.OK;
     }
     if (snaps.length === 0) {

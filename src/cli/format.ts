@@ -1,7 +1,8 @@
 /** Human-readable rendering of records and reports for the terminal. */
 import type { Body, Endpoint, HeaderList, TransactionRecord } from '../dissect/record.js';
 import type { AnalysisReport } from '../dissect/report.js';
-import type { CaptureFileReport } from '../capture/packet.js';
+import type { CaptureFileReport, SkippedInput } from '../capture/index.js';
+import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
 
 export function isoTime(us: number | null): string {
@@ -85,11 +86,53 @@ function counts(c: Record<string, number>): string {
   return entries.length ? entries.map(([k, v]) => `${v} ${k}`).join(', ') : 'none';
 }
 
+const LINKTYPE_NAMES: Record<number, string> = {
+  0: 'BSD loopback', 1: 'Ethernet', 12: 'raw IP', 14: 'raw IP', 101: 'raw IP', 108: 'OpenBSD loopback', 113: 'Linux cooked',
+  228: 'raw IPv4', 229: 'raw IPv6', 276: 'Linux cooked v2',
+};
+
+export function linkTypeName(t: number): string {
+  return LINKTYPE_NAMES[t] ?? `link type ${t}`;
+}
+
 export function fileSummary(f: CaptureFileReport): string {
   const extra: string[] = [];
   if (f.damaged) extra.push(`${f.damaged} damaged records`);
   if (f.truncatedBytes) extra.push(`cut short: ${f.truncatedBytes} bytes of a last record`);
-  return `  ${f.path}: ${f.format}${f.compressed ? ' (gzip)' : ''}, ${f.packets} packets${extra.length ? `; ${extra.join('; ')}` : ''}`;
+  const links = (f.linkTypes ?? []).map((l) => linkTypeName(l.linkType)).join(', ');
+  const head = `  ${f.path}: ${f.format}${f.compressed ? ' (gzip)' : ''}, ${f.packets} packets`
+    + `${f.packetBytes !== undefined ? `, ${f.packetBytes} bytes` : ''}${links ? `, ${links}` : ''}${extra.length ? `; ${extra.join('; ')}` : ''}`;
+  return [head, ...f.notes.map((n) => `    note: ${n}`)].join('\n');
+}
+
+export function skippedSummary(skipped: SkippedInput[] | undefined, notes: string[] | undefined): string[] {
+  return [
+    ...(skipped ?? []).map((s) => `  passed over: ${s.name}: ${s.reason}`),
+    ...(notes ?? []).map((n) => `  note: ${n}`),
+  ];
+}
+
+/** File reports as they may leave podcap: decryption secrets are key material, so only their type and size go out. */
+export function publicFiles(files: CaptureFileReport[]): unknown[] {
+  return files.map((f) => ({
+    ...f,
+    decryptionSecrets: (f.decryptionSecrets ?? []).map((d) => ({ secretsType: d.secretsType, size: d.data.length, data: '[redacted]' })),
+  }));
+}
+
+function pair(p: [number, number] | null): string {
+  return p ? `${p[0]}/${p[1]}` : '-';
+}
+
+export function streamTable(streams: StreamSummary[]): string {
+  return table(
+    ['STREAM', 'CLIENT', 'SERVER', 'FIRST (UTC)', 'LAST', 'PACKETS c/s', 'BYTES c/s', 'REASSEMBLED', 'RETRANS', 'MISSING', 'END', 'FILES', 'FOUND'],
+    streams.map((s) => [
+      `${s.transport} ${s.id}`, s.client, s.server, isoTime(s.firstTs).slice(0, 23), clockTime(s.lastTs), pair(s.packets), pair(s.bytes),
+      pair(s.reassembledBytes), pair(s.retransmittedBytes), pair(s.gapBytes), s.end ?? '-', s.files.join(','),
+      `${s.roles === 'guessed' ? '(mid-stream) ' : ''}${s.found}`,
+    ]),
+  );
 }
 
 export function reportSummary(r: AnalysisReport): string {
@@ -110,6 +153,7 @@ export function reportSummary(r: AnalysisReport): string {
       + `${t.duplicateSegments} duplicate segments (${t.duplicateBytes} bytes) dropped, `
       + `${t.duplicateConnections} connections seen again through NAT`);
   }
+  if (r.udpFlows !== undefined) lines.push(`udp: ${r.udpFlows} flows`);
   lines.push(`transactions: ${counts(r.transactions)}; ${r.failed} failed`);
   return lines.join('\n');
 }
@@ -119,6 +163,7 @@ export function snapshotSummary(s: SnapshotMeta): string {
   return [
     `snapshot ${s.id}${s.name ? ` (${s.name})` : ''}: ${s.transactions} transactions, ${span}`,
     ...s.files.map(fileSummary),
+    ...skippedSummary(s.skipped, s.inputNotes),
     reportSummary(s.report),
   ].join('\n');
 }

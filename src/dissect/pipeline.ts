@@ -3,12 +3,10 @@
  * protocols dissected into transactions handed to a sink, and every packet
  * accounted for. Used by import (which stores) and inspect (which only counts).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { readCaptureFile } from '../capture/open.js';
-import { CaptureError, type CaptureFileReport, type Packet } from '../capture/packet.js';
+import { readCaptures, type CaptureFileReport, type CaptureSource, type Packet, type SkippedInput } from '../capture/index.js';
 import { IPPROTO_TCP, IPPROTO_UDP, NetDecoder, newDecodedPacket } from '../net/decode.js';
-import { TcpReassembler } from '../net/tcp-reassembly.js';
+import { TcpReassembler, type StreamFactory } from '../net/tcp-reassembly.js';
+import { UdpFlowTable } from '../net/udp-flows.js';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
 import { bump, emptyReport, type AnalysisReport } from './report.js';
@@ -16,6 +14,8 @@ import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
 
 export interface AnalysisOptions {
   body: BodyLimits;
+  /** Keep a summary of every TCP connection and UDP flow (for `inspect --streams`). */
+  collectStreams?: boolean;
   /** Called every 64Ki packets with the count so far and the file being read. */
   onProgress?: (packets: number, file: string) => void;
 }
@@ -25,6 +25,43 @@ export const DEFAULT_ANALYSIS_OPTIONS: AnalysisOptions = { body: DEFAULT_BODY_LI
 export interface AnalysisResult {
   report: AnalysisReport;
   files: CaptureFileReport[];
+  /** With collectStreams: every connection and flow, in order of first packet. */
+  streams?: StreamSummary[];
+}
+
+export interface StreamSummary {
+  transport: 'tcp' | 'udp';
+  /** Connection (or flow) number within its transport, as `stream.id` in transaction records. */
+  id: number;
+  client: string;
+  server: string;
+  /** 'syn' when the handshake was seen; 'guessed' when client and server were guessed from the ports. */
+  roles: 'syn' | 'guessed' | 'first datagram';
+  firstTs: number;
+  lastTs: number;
+  /** Per direction: [from client, from server]. */
+  packets: [number, number];
+  bytes: [number, number];
+  reassembledBytes: [number, number] | null;
+  retransmittedBytes: [number, number] | null;
+  gapBytes: [number, number] | null;
+  rsts: number;
+  /** How the connection ended: fin, rst, end-of-capture, port-reuse. */
+  end: string | null;
+  /** Indexes of the capture files it was seen in. */
+  files: number[];
+  /** What the dissectors found on it ("http", "unrecognised", "no payload", ...). */
+  found: string;
+}
+
+function endpointText(e: { ip: string; port: number }): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+/** What listing the inputs found besides the captures: passed over with a reason, and archive-level notes. */
+export interface InputListing {
+  skipped: SkippedInput[];
+  notes: string[];
 }
 
 const IP_PROTOCOL_NAMES: Record<number, string> = {
@@ -32,41 +69,41 @@ const IP_PROTOCOL_NAMES: Record<number, string> = {
   89: 'OSPF', 103: 'PIM', 112: 'VRRP', 132: 'SCTP',
 };
 
-/** Files of a snapshot: the paths given, directories walked in name order. */
-export function expandPaths(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) if (!name.startsWith('.')) walk(join(p, name));
-    } else out.push(p);
-  };
-  for (const p of paths) {
-    try {
-      walk(resolve(p));
-    } catch (e) {
-      throw new CaptureError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, p);
-    }
-  }
-  if (out.length === 0) throw new CaptureError(`no capture files under ${paths.join(' ')}`, paths.join(' '));
-  return out;
-}
-
-export async function analyzeCaptures(files: string[], sink: TransactionSink, opts: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): Promise<AnalysisResult> {
+/** One pass over the sources (from capture/'s listCaptureSources), merged in time order when there are several. */
+export async function analyzeCaptures(sources: CaptureSource[], sink: TransactionSink, opts: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): Promise<AnalysisResult> {
   const started = Date.now();
   const report = emptyReport();
-  const fileReports: CaptureFileReport[] = [];
   const counting = (t: DissectedTransaction): void => {
     bump(report.transactions, t.record.protocol);
     if (t.record.failed) report.failed++;
     sink(t);
   };
-  const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0 };
-  const tcp = new TcpReassembler(tcpStreamFactory(counting, { http1: { body: opts.body } }, dissectStats));
+  const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };
+  const streams: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
+  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body } }, dissectStats);
+  // With collectStreams, each connection is summarised when it ends, after its dissector has.
+  const factory: StreamFactory = !streams ? dissect : (conn) => {
+    const inner = dissect(conn);
+    return {
+      data: (dir, bytes, ts) => inner.data(dir, bytes, ts),
+      gap: (dir, length, ts) => inner.gap(dir, length, ts),
+      end: (reason, ts) => {
+        inner.end(reason, ts);
+        streams.push({
+          transport: 'tcp', id: conn.id, client: endpointText(conn.client), server: endpointText(conn.server), roles: conn.roles,
+          firstTs: conn.firstTs, lastTs: conn.lastTs, packets: [...conn.packets], bytes: [...conn.bytes],
+          reassembledBytes: [...conn.reassembledBytes], retransmittedBytes: [...conn.retransmittedBytes],
+          gapBytes: [...conn.gapBytes], rsts: conn.rsts, end: reason, files: [...conn.files],
+          found: dissectStats.byConnection?.get(conn.id) ?? 'no payload',
+        });
+      },
+    };
+  };
+  const tcp = new TcpReassembler(factory);
+  const udp = new UdpFlowTable();
   const net = new NetDecoder();
   const decoded = newDecodedPacket();
   let lastTs = 0;
-  let file = '';
   const onPacket = (p: Packet): void => {
     report.packets++;
     if (p.ts > lastTs) lastTs = p.ts;
@@ -78,6 +115,7 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
           tcp.segment(decoded, p.ts, p.fileIndex);
         } else if (decoded.protocol === IPPROTO_UDP) {
           report.udpDatagrams++;
+          udp.datagram(decoded, p.ts, p.fileIndex);
         }
         break;
       case 'held':
@@ -93,18 +131,15 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
         bump(report.damaged, decoded.reason);
         break;
     }
-    if (opts.onProgress && (report.packets & 0xffff) === 0) opts.onProgress(report.packets, file);
+    if (opts.onProgress && (report.packets & 0xffff) === 0) opts.onProgress(report.packets, sources[p.fileIndex].name);
   };
-  for (let i = 0; i < files.length; i++) {
-    file = files[i];
-    const fr = await readCaptureFile(file, i, onPacket);
-    fileReports.push(fr);
-    if (fr.damaged > 0 || fr.truncatedBytes > 0) report.damagedFiles++;
-  }
+  const fileReports = await readCaptures(sources, onPacket);
+  for (const fr of fileReports) if (fr.damaged > 0 || fr.truncatedBytes > 0) report.damagedFiles++;
   // Once at the very end, not per file: a datagram split across a file rotation can still complete.
   net.flush();
   tcp.finish(lastTs);
   report.tcp = tcp.stats;
+  report.udpFlows = udp.size;
   report.decapsulated = net.stats.decapsulated;
   const f = net.stats.fragments;
   report.fragments = {
@@ -114,5 +149,15 @@ export async function analyzeCaptures(files: string[], sink: TransactionSink, op
   report.connections = dissectStats.connections;
   report.unrecognisedBytes = dissectStats.unrecognisedBytes;
   report.durationMs = Date.now() - started;
-  return { report, files: fileReports };
+  if (streams) {
+    streams.sort((a, b) => a.id - b.id);
+    for (const f of udp.all()) {
+      streams.push({
+        transport: 'udp', id: f.id, client: endpointText(f.client), server: endpointText(f.server), roles: 'first datagram',
+        firstTs: f.firstTs, lastTs: f.lastTs, packets: [...f.packets], bytes: [...f.bytes], reassembledBytes: null,
+        retransmittedBytes: null, gapBytes: null, rsts: 0, end: null, files: [...f.files], found: 'not dissected yet',
+      });
+    }
+  }
+  return { report, files: fileReports, ...(streams ? { streams } : {}) };
 }

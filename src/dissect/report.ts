@@ -12,6 +12,8 @@ export interface AnalysisReport {
   tcpSegments: number;
   /** UDP datagrams (no UDP dissector yet: counted, not decoded). */
   udpDatagrams: number;
+  /** Distinct UDP 4-tuples, as tshark's udp.stream counts them. */
+  udpFlows: number;
   /** Packets not decoded, by reason ("non-IP EtherType 0x0806", "IP protocol 1 (ICMP)", ...). */
   skipped: Record<string, number>;
   /** Packets whose headers were broken, by reason. */
@@ -45,7 +47,7 @@ export interface FragmentReport {
 
 export function emptyReport(): AnalysisReport {
   return {
-    packets: 0, tcpSegments: 0, udpDatagrams: 0, skipped: {}, damaged: {}, heldFragments: 0, decapsulated: {},
+    packets: 0, tcpSegments: 0, udpDatagrams: 0, udpFlows: 0, skipped: {}, damaged: {}, heldFragments: 0, decapsulated: {},
     fragments: { reassembledDatagrams: 0, reassembledFragments: 0, dropped: {}, overlaps: 0, overlapBytes: 0, peakBytesHeld: 0 },
     tcp: emptyReassemblyStats(),
     connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, damagedFiles: 0, durationMs: 0,

@@ -13,6 +13,8 @@ export interface TcpDissectStats {
   connections: Record<string, number>;
   /** Payload bytes on connections no dissector claimed. */
   unrecognisedBytes: number;
+  /** When present, what was found on each connection (by id), for per-stream listings. */
+  byConnection?: Map<number, string>;
 }
 
 export interface TcpDissectOptions {
@@ -128,6 +130,10 @@ class Router implements StreamHandler {
 
   private count(kind: string): void {
     const key = this.label + kind;
+    if (this.stats.byConnection) {
+      const before = this.stats.byConnection.get(this.conn.id);
+      this.stats.byConnection.set(this.conn.id, before ? `${before}, ${key}` : key);
+    }
     this.stats.connections[key] = (this.stats.connections[key] ?? 0) + 1;
   }
 }
@@ -138,7 +144,9 @@ const DUPLICATE_VIEW: StreamHandler = { data() {}, gap() {}, end() {} };
 export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats): StreamFactory {
   return (conn) => {
     if (conn.duplicateOf !== null) {
+      const kind = `duplicate of connection ${conn.duplicateOf} (seen by another node through NAT)`;
       stats.connections['duplicate view (another node, through NAT)'] = (stats.connections['duplicate view (another node, through NAT)'] ?? 0) + 1;
+      stats.byConnection?.set(conn.id, kind);
       return DUPLICATE_VIEW;
     }
     return new Router(conn, sink, opts, stats);

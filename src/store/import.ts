@@ -1,6 +1,7 @@
 /** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, expandPaths, type AnalysisOptions } from '../dissect/pipeline.js';
+import { listCaptureSources } from '../capture/index.js';
+import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
 import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
@@ -17,11 +18,13 @@ export function newSnapshotId(): string {
 }
 
 export async function importSnapshot(ws: Workspace, paths: string[], opts: ImportOptions = {}): Promise<SnapshotMeta> {
-  const files = expandPaths(paths);
+  // Listing first: an input that is not a capture fails the import before anything is written.
+  const listing = await listCaptureSources(paths);
   const id = newSnapshotId();
   const meta: SnapshotMeta = {
     id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
-    files: [], report: emptyReport(), transactions: 0, firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
+    files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
+    firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
   };
   await ws.begin(meta);
   try {
@@ -33,7 +36,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
       if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
       ws.write(id, seq, t.record, t.requestBody, t.responseBody);
     };
-    const result = await analyzeCaptures(files, sink, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
+    const result = await analyzeCaptures(listing.sources, sink, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
     meta.files = result.files;
     meta.report = result.report;
     meta.transactions = seq;

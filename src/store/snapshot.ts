@@ -1,5 +1,5 @@
 /** What the workspace records about each snapshot: its files, what the import did, and its extent. */
-import type { CaptureFileReport } from '../capture/packet.js';
+import type { CaptureFileReport, SkippedInput } from '../capture/index.js';
 import type { AnalysisReport } from '../dissect/report.js';
 
 export interface SnapshotMeta {
@@ -11,6 +11,10 @@ export interface SnapshotMeta {
   /** The importing process while state is 'importing'; an import whose process died is swept. */
   pid: number | null;
   files: CaptureFileReport[];
+  /** Inputs inside the directories and archives given that were not captures (a README, a manifest), with why. */
+  skipped: SkippedInput[];
+  /** Archive-level notes from listing the inputs (an archive cut short, a damaged tar header). */
+  inputNotes: string[];
   report: AnalysisReport;
   transactions: number;
   /** First and last transaction start, microseconds since the epoch; null when empty. */
