@@ -14,10 +14,11 @@ const FIN = TCP_FIN | TCP_ACK;
 const RST = TCP_RST;
 
 /** One TCP segment as decodeFrame would leave it. */
-function seg(from: TcpEndpoint, to: TcpEndpoint, seq: number, ack: number, flags: number, payload: string | Buffer = ''): DecodedPacket {
+function seg(from: TcpEndpoint, to: TcpEndpoint, seq: number, ack: number, flags: number, payload: string | Buffer = '', window = 65535): DecodedPacket {
   return {
     outcome: 'ok', reason: '', ipVersion: 4, srcIp: from.ip, dstIp: to.ip, protocol: 6,
-    srcPort: from.port, dstPort: to.port, seq: seq >>> 0, ack: ack >>> 0, flags,
+    // SYNs offer the largest window scale, so that only the window test below is bound by windows.
+    srcPort: from.port, dstPort: to.port, seq: seq >>> 0, ack: ack >>> 0, flags, window, windowScale: (flags & TCP_SYN) !== 0 ? 14 : -1,
     payload: typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload,
   };
 }
@@ -560,6 +561,8 @@ test('a hole that never fills holds at most the per-connection cap, whatever arr
   const cap = 256 * 1024;
   const r = new TcpReassembler(factory, { maxHeldBytesPerConnection: cap });
   handshake(r);
+  // The server opens its (scaled) window wide, so that 40 MB may be in flight.
+  r.segment(seg(SERVER, CLIENT, S_ISN + 1, C_ISN + 1, ACK), 4);
   const chunk = Buffer.alloc(1460, 0x62);
   // 40 MB after a one-segment hole.
   let seq = C_ISN + 1 + 1460;
@@ -570,4 +573,18 @@ test('a hole that never fills holds at most the per-connection cap, whatever arr
   assert.equal(events.filter((e) => e.kind === 'gap').length, 1);
   const delivered = events.filter((e) => e.kind === 'data').reduce((n, e) => n + (e as { bytes: string }).bytes.length, 0);
   assert.equal(delivered + r.heldBytesTotal, 28000 * 1460);
+});
+
+test('a segment beyond the receiver window is dropped, as the receiver would', () => {
+  const { events, factory } = recorder();
+  const r = new TcpReassembler(factory);
+  // No window scaling (the SYNs carry no option): the server offers 256 bytes.
+  const noScale = (p: DecodedPacket): DecodedPacket => ({ ...p, windowScale: -1 });
+  r.segment(noScale(seg(CLIENT, SERVER, C_ISN, 0, SYN, '', 256)), 1);
+  r.segment(noScale(seg(SERVER, CLIENT, S_ISN, C_ISN + 1, SYNACK, '', 256)), 2);
+  r.segment(seg(CLIENT, SERVER, C_ISN + 1 + 100000, S_ISN + 1, PSH, 'far ahead', 256), 3);
+  r.segment(seg(CLIENT, SERVER, C_ISN + 1 + 100, S_ISN + 1, PSH, 'in window', 256), 4);
+  r.finish(5);
+  assert.equal(r.stats.outOfWindowSegments, 1);
+  assert.deepEqual(events.filter((e) => e.kind !== 'end'), [gap(1, 0, 100, 5), data(1, 0, 'in window', 4)]);
 });

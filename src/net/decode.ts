@@ -44,13 +44,36 @@ export interface DecodedPacket {
   seq: number;
   ack: number;
   flags: number;
+  /** TCP window field as sent (unscaled). */
+  window: number;
+  /** TCP window-scale option of a SYN; -1 when absent (or not a SYN: options are only read on SYNs). */
+  windowScale: number;
   payload: Buffer;
+}
+
+/** The window-scale shift (RFC 7323, option kind 3) among a SYN's options, or -1. */
+function windowScaleOption(data: Buffer, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const kind = data[i];
+    if (kind === 0) return -1;
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return -1;
+    const len = data[i + 1];
+    if (len < 2) return -1;
+    if (kind === 3 && len === 3 && i + 2 < end) return Math.min(data[i + 2], 14);
+    i += len;
+  }
+  return -1;
 }
 
 export function newDecodedPacket(): DecodedPacket {
   return {
     outcome: 'skipped', reason: '', ipVersion: 4, srcIp: '', dstIp: '', protocol: 0,
-    srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, payload: Buffer.alloc(0),
+    srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, windowScale: -1, payload: Buffer.alloc(0),
   };
 }
 
@@ -351,6 +374,8 @@ export class NetDecoder {
         out.seq = data.readUInt32BE(off + 4);
         out.ack = data.readUInt32BE(off + 8);
         out.flags = data[off + 13];
+        out.window = data.readUInt16BE(off + 14);
+        out.windowScale = (out.flags & TCP_SYN) !== 0 ? windowScaleOption(data, off + 20, off + dataOff) : -1;
         out.payload = data.subarray(off + dataOff, end);
         return this.ok(out);
       }

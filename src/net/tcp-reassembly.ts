@@ -94,6 +94,8 @@ export interface ReassemblyStats {
   heldCapHits: number;
   /** Most out-of-order bytes held at once. */
   peakHeldBytes: number;
+  /** Segments wholly beyond what the receiver's advertised window allowed: dropped, as the receiver would. */
+  outOfWindowSegments: number;
 }
 
 interface Held {
@@ -103,6 +105,13 @@ interface Held {
 }
 
 class Half {
+  /** Window-scale shift from this side's SYN; -1 without the option or without a captured SYN. */
+  scale = -1;
+  synSeen = false;
+  /** Largest receive window this side advertised (scaled), 0 while unknown. */
+  maxWindow = 0;
+  /** Highest acknowledgement this side sent (of the peer's bytes); -1 while none. */
+  highestAck = -1;
   /** The file whose packets first delivered this direction's data; copies from other files are duplicates. */
   file = -1;
   /** Initial sequence number from this direction's SYN (or the peer's SYN+ACK); -1 while unknown. */
@@ -211,6 +220,7 @@ export class TcpReassembler {
       return;
     }
     const half = conn.halves[dir];
+    this.window(conn, dir, p);
     let seq = p.seq;
     if ((flags & TCP_SYN) !== 0) {
       // Only the first SYN sets the start: a late copy must not rewind a stream already under way.
@@ -344,7 +354,42 @@ export class TcpReassembler {
       this.drain(conn, dir);
       return;
     }
+    if (this.outOfWindow(conn, dir, seq)) {
+      this.stats.outOfWindowSegments++;
+      return;
+    }
     this.hold(conn, dir, seq, payload, ts, file);
+  }
+
+  /** Track what each side advertises, so that a segment no receiver would accept can be told apart. */
+  private window(conn: Connection, dir: Dir, p: DecodedPacket): void {
+    const half = conn.halves[dir];
+    const peer = conn.halves[1 - dir];
+    if ((p.flags & TCP_SYN) !== 0) {
+      half.synSeen = true;
+      half.scale = p.windowScale;
+      // The window of a SYN is never scaled (RFC 7323 2.2).
+      if (p.window > half.maxWindow) half.maxWindow = p.window;
+    } else {
+      const shift = half.synSeen && peer.synSeen && half.scale >= 0 && peer.scale >= 0 ? half.scale : 0;
+      const w = p.window * 2 ** shift;
+      if (w > half.maxWindow) half.maxWindow = w;
+    }
+    if ((p.flags & TCP_ACK) !== 0 && (half.highestAck < 0 || seqDiff(p.ack, half.highestAck) > 0)) half.highestAck = p.ack;
+  }
+
+  /**
+   * A segment starting beyond the receiver's acknowledged point plus the largest
+   * window it ever advertised cannot have been accepted. Judged only when both
+   * SYNs were captured, since the window scale is known only then.
+   */
+  private outOfWindow(conn: Connection, dir: Dir, seq: number): boolean {
+    const receiver = conn.halves[1 - dir];
+    const sender = conn.halves[dir];
+    if (!receiver.synSeen || !sender.synSeen || receiver.maxWindow === 0) return false;
+    let ref = sender.nextSeq;
+    if (receiver.highestAck >= 0 && seqDiff(receiver.highestAck, ref) > 0) ref = receiver.highestAck;
+    return seqDiff(seq, ref) > receiver.maxWindow;
   }
 
   /** A segment wholly seen before: a retransmission, or the same packet captured by another node. */
@@ -492,6 +537,6 @@ export function emptyReassemblyStats(): ReassemblyStats {
   return {
     connections: 0, segments: 0, retransmittedSegments: 0, overlapBytes: 0, outOfOrderSegments: 0, gaps: 0,
     gapBytes: 0, afterClose: 0, retransmittedBytes: 0, reassembledBytes: 0, duplicateSegments: 0, duplicateBytes: 0,
-    connectionsInSeveralFiles: 0, duplicateConnections: 0, heldCapHits: 0, peakHeldBytes: 0,
+    connectionsInSeveralFiles: 0, duplicateConnections: 0, heldCapHits: 0, peakHeldBytes: 0, outOfWindowSegments: 0,
   };
 }
