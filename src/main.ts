@@ -3,6 +3,7 @@
 import { runCommand, USAGE } from './cli/commands.js';
 import { EXIT } from './cli/exit-codes.js';
 import { serveStdio } from './mcp/server.js';
+import { ProtoRegistry } from './dissect/proto-registry.js';
 import { Workspace, defaultWorkspaceDir } from './store/workspace.js';
 import { PODCAP_VERSION } from './version.js';
 import { parseArgs } from 'node:util';
@@ -20,13 +21,15 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'mcp') {
     let values;
     try {
-      ({ values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' } }, strict: true }));
+      ({ values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' }, proto: { type: 'string', multiple: true } }, strict: true }));
     } catch (e) {
-      process.stderr.write(`podcap mcp: ${(e as Error).message}\nusage: podcap mcp [--workspace DIR]\n`);
+      process.stderr.write(`podcap mcp: ${(e as Error).message}\nusage: podcap mcp [--workspace DIR] [--proto DIR]...\n`);
       return EXIT.ERROR;
     }
+    const protos = values.proto?.length ? await ProtoRegistry.load(values.proto) : null;
+    for (const e of protos?.errors ?? []) process.stderr.write(`podcap mcp: ${e.file}: ${e.message}\n`);
     const ws = await Workspace.open(values.workspace ?? defaultWorkspaceDir());
-    await serveStdio(ws);
+    await serveStdio(ws, { protos });
     await ws.close();
     return EXIT.OK;
   }

@@ -1,3 +1,4 @@
+import { DEFAULT_HTTP2_OPTIONS } from '../src/dissect/http2.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
@@ -33,7 +34,7 @@ function session(opts: { conn?: Partial<TcpConnection>; maxStoredBytes?: number 
   const out: DissectedTransaction[] = [];
   const stats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0 };
   const conn = fakeConn(opts.conn);
-  const h = tcpStreamFactory((t) => out.push(t), { http1: { body: { maxStoredBytes: opts.maxStoredBytes ?? 1 << 20 } } }, stats)(conn);
+  const h = tcpStreamFactory((t) => out.push(t), { http1: { body: { maxStoredBytes: opts.maxStoredBytes ?? 1 << 20 } }, http2: DEFAULT_HTTP2_OPTIONS }, stats)(conn);
   const send = (dir: 0 | 1, s: string | Buffer, ts: number): void => {
     const b = bytesOf(s);
     h.data(dir, b, ts);

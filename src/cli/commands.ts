@@ -5,6 +5,9 @@ import { listCaptureSources } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
 import { importSnapshot } from '../store/import.js';
 import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { ProtoRegistry } from '../dissect/proto-registry.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
 import { FilterError } from '../query/filter.js';
 import { VARIABLES } from '../query/variables.js';
@@ -43,12 +46,14 @@ export const USAGE = `podcap: an offline workbench for Kubernetes network captur
 
 usage: podcap <command> [options]
 
-  import PATH... [--name NAME]             read captures (files, directories, tar archives) into a new snapshot
+  import PATH... [--name NAME] [--proto DIR]...
+                                           read captures (files, directories, tar archives) into a new snapshot
   inspect PATH... [--json] [--streams]     read captures and report what they hold, storing nothing
   snapshots [--json]                       list the workspace's snapshots
   calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json]
                                            list transactions matching a KFL2 filter, oldest first
-  show ID [--json] [--max-body BYTES]      one transaction in full, with its bodies
+  show ID [--json] [--max-body BYTES] [--proto DIR]...
+                                           one transaction in full, with its bodies and gRPC messages
   fields [--json]                          the filter language's variables
   mcp                                      serve the workspace to an AI assistant over MCP (stdio)
 
@@ -61,7 +66,7 @@ const HELP: Record<string, string> = {
   inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
   calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
-  show: 'podcap show ID [--json] [--max-body BYTES] [--workspace DIR]',
+  show: 'podcap show ID [--json] [--max-body BYTES] [--proto DIR]... [--workspace DIR]\n  gRPC messages are decoded with the .proto files under DIR (default: those given at import), schema-less otherwise.',
   fields: 'podcap fields [--json]',
 };
 
@@ -116,15 +121,26 @@ async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> |
   }
 }
 
+/** The user's .proto files; a broken one is reported and the others still serve. */
+async function loadProtos(dirs: string[], io: Io): Promise<ProtoRegistry | null> {
+  if (dirs.length === 0) return null;
+  for (const d of dirs) if (!existsSync(d)) throw new UsageError(`--proto ${d}: no such directory`);
+  const reg = await ProtoRegistry.load(dirs);
+  for (const e of reg.errors) io.err(`podcap: ${e.file}: ${e.message} (its types are decoded schema-less)`);
+  return reg;
+}
+
 async function cmdImport(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true } });
+  const protoDirs = ((values.proto as string[] | undefined) ?? []).map((d) => resolve(d));
+  await loadProtos(protoDirs, io);
   if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
   const dir = workspaceDir(values.workspace);
   const progress = process.stderr.isTTY && !values.json
     ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
     : undefined;
   const meta = await withWorkspace(dir, (ws) =>
-    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
+    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
   if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
   const damaged = damagedCount(meta);
   if (values.json) io.out(JSON.stringify({ ...meta, files: publicFiles(meta.files) }, null, 2));
@@ -210,11 +226,17 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdShow(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' }, proto: { type: 'string', multiple: true },
+  });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
   const maxBodyBytes = positiveInt(values['max-body'], 'max-body', 64 * 1024);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
-    const rec = getCall(ws, positionals[0], { maxBodyBytes });
+  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+    const snapshotId = positionals[0].split('-')[0];
+    const snap = ws.listSnapshots().find((s) => s.id === snapshotId);
+    const dirs = (values.proto as string[] | undefined) ?? snap?.protoDirs ?? [];
+    const protos = await loadProtos(dirs, io);
+    const rec = getCall(ws, positionals[0], { maxBodyBytes, protos });
     if (!rec) {
       io.err(`podcap show: no transaction "${positionals[0]}"`);
       return EXIT.NOT_FOUND;

@@ -34,8 +34,10 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export function callRow(r: TransactionRecord): string[] {
-  const what = r.request.method ? `${r.request.method} ${r.request.url}` : '(request not captured)';
-  const status = r.response ? String(r.status) : 'none';
+  const what = r.grpc
+    ? `gRPC ${r.grpc.service}/${r.grpc.method}`
+    : r.request.method ? `${r.request.method} ${r.request.url}` : '(request not captured)';
+  const status = r.grpc ? `${r.status} ${r.grpc.statusName}` : r.response ? String(r.status) : 'none';
   return [
     clockTime(r.timestamp),
     r.id,
@@ -59,24 +61,42 @@ function bodyLines(b: Body | null, size: number): string[] {
   return [head, ...b.data.split('\n').map((l) => `  ${l}`)];
 }
 
+function grpcLines(r: TransactionRecord): string[] {
+  const g = r.grpc!;
+  const out = [
+    `gRPC ${g.service}/${g.method}: ${g.statusName} (${r.status})${g.message ? `: ${g.message}` : ''}`
+      + `; ${g.requestMessages} request and ${g.responseMessages} response messages${g.encoding ? `, ${g.encoding}` : ''}`,
+  ];
+  for (const m of g.decoded ?? []) {
+    const head = `  ${m.from === 'client' ? '>' : '<'} ${clockTime(m.ts)} ${m.size} bytes${m.type ? ` ${m.type}` : ''} (${m.decoding})${m.error ? ` [${m.error}]` : ''}`;
+    out.push(head);
+    if (m.json !== null) out.push(...JSON.stringify(m.json, null, 2).split('\n').map((l) => `    ${l}`));
+  }
+  const shown = g.decoded?.length ?? 0;
+  if (g.messages.length > shown) out.push(`  ... ${g.messages.length - shown} more messages`);
+  return out;
+}
+
 export function callDetail(r: TransactionRecord): string {
   const out: string[] = [];
   out.push(`${r.id}  ${r.protocol.toUpperCase()}  ${isoTime(r.timestamp)}  elapsed ${ms(r.elapsedTime)}${r.failed ? '  FAILED' : ''}`);
   out.push(`${endpointLabel(r.src)} → ${endpointLabel(r.dst)}  (${r.stream.transport} stream ${r.stream.id})`);
   if (r.notes.length) out.push(`notes: ${r.notes.join('; ')}`);
   out.push('');
+  if (r.grpc) out.push(...grpcLines(r), '');
   const q = r.request;
   if (q.method) {
     out.push(`> ${q.method} ${q.url} ${q.version}`);
     out.push(...headerLines(q.headers));
-    out.push(...bodyLines(q.body, q.bodySize));
+    out.push(...bodyLines(q.body, r.grpc ? 0 : q.bodySize));
   } else out.push('> (request not captured)');
   out.push('');
   const s = r.response;
   if (s) {
-    out.push(`< ${s.version} ${s.status} ${s.statusText}`);
+    out.push(`< ${s.version} ${s.status} ${s.statusText}`.trimEnd());
     out.push(...headerLines(s.headers));
-    out.push(...bodyLines(s.body, s.bodySize));
+    out.push(...bodyLines(s.body, r.grpc ? 0 : s.bodySize));
+    if (s.trailers?.length) out.push('  -- trailers --', ...headerLines(s.trailers));
   } else out.push('< (no response)');
   return out.join('\n');
 }

@@ -56,6 +56,21 @@ export function decodeContent(wire: Buffer, encoding: string | null, complete: b
   const enc = encoding?.trim().toLowerCase() ?? '';
   if (enc === '' || enc === 'identity' || wire.length === 0) return { data: wire, size: wire.length, note: null };
   const opts = { maxOutputLength: limits.maxStoredBytes, finishFlush: complete ? zc.Z_FINISH : zc.Z_SYNC_FLUSH };
+  const first = decodeWith(wire, enc, complete, opts, limits);
+  if (first.note === null || !complete || !/unexpected end of file/.test(first.note)) return first;
+  // Some servers flush but never finish the stream: decode what was flushed, and say so.
+  const flushed = decodeWith(wire, enc, false, { ...opts, finishFlush: zc.Z_SYNC_FLUSH }, limits);
+  if (flushed.data === wire) return first;
+  return { ...flushed, note: `${enc} stream ended without its final block; decoded what was flushed` };
+}
+
+function decodeWith(
+  wire: Buffer,
+  enc: string,
+  complete: boolean,
+  opts: { maxOutputLength: number; finishFlush: number },
+  limits: BodyLimits,
+): DecodedBody {
   try {
     let out: Buffer;
     if (enc === 'gzip' || enc === 'x-gzip') out = gunzipSync(wire, opts);

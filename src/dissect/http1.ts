@@ -7,6 +7,7 @@ import { HTTPParser } from 'http-parser-js';
 import type { CloseReason, Dir, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
 import { BodyCollector, DEFAULT_BODY_LIMITS, decodeContent, type BodyLimits } from './body.js';
 import { findMessageStart, splitTarget } from './http1-syntax.js';
+import type { UpgradedRequest } from './http2.js';
 import { endpoint, headerValue, type HeaderList, type HttpRequest, type HttpResponse, type TransactionSink } from './record.js';
 
 /** The parser's own fields read here; stable in the pinned http-parser-js 0.5.x. */
@@ -110,7 +111,10 @@ class Side {
 }
 
 /** How a connection left HTTP/1: a tunnel after CONNECT, or the protocol a 101 names (lower case). */
-export type SwitchKind = { kind: 'connect' } | { kind: 'upgrade'; protocol: string };
+export type SwitchKind =
+  | { kind: 'connect' }
+  /** `request`: the HTTP/1 request that asked for the upgrade (h2c carries on with it as stream 1). */
+  | { kind: 'upgrade'; protocol: string; request: UpgradedRequest | null };
 
 export interface Http1Options {
   body: BodyLimits;
@@ -368,24 +372,36 @@ export class Http1Dissector implements StreamHandler {
       this.res.startTs = this.res.nextStartsNow() ? this.res.ts : undefined;
       if (!r) return;
       r.complete = true;
-      this.emitResponse(r, this.res.ts);
-      if (r.switchesProtocol) this.switchProtocol(r);
-      else if (r.request && r.request === this.switchRequest) this.resumeAfterRefusedSwitch();
+      // After an h2c upgrade the request's real answer comes on HTTP/2 stream 1: that is its transaction.
+      const carriedOn = r.switchesProtocol && this.switchProtocol(r);
+      if (!carriedOn) this.emitResponse(r, this.res.ts);
+      if (!r.switchesProtocol && r.request && r.request === this.switchRequest) this.resumeAfterRefusedSwitch();
     };
   }
 
   /** The server agreed to leave HTTP/1: everything after goes to the next protocol's handler. */
-  private switchProtocol(r: PendingResponse): void {
+  /**
+   * Everything after this response goes to the next protocol's handler. Returns
+   * true when that handler carries the upgrading request on (h2c), so that the
+   * 101 itself is not a transaction of its own.
+   */
+  private switchProtocol(r: PendingResponse): boolean {
     this.switched = true;
     const upgrade = headerValue(r.headers, 'upgrade') ?? (r.request ? headerValue(r.request.headers, 'upgrade') : null);
+    const protocol = (upgrade ?? '').trim().toLowerCase();
+    const q = r.request;
     const how: SwitchKind = r.status === 101
-      ? { kind: 'upgrade', protocol: (upgrade ?? '').trim().toLowerCase() }
+      ? {
+          kind: 'upgrade', protocol,
+          request: q ? { method: q.method, url: q.url, headers: q.headers, body: q.body.size > 0 ? q.body.bytes() : null, bodySize: q.body.size, startTs: q.startTs } : null,
+        }
       : { kind: 'connect' };
     this.tunnel = this.onSwitch(how, this.reqDir as Dir);
     this.switchRequest = null;
     const held = this.heldRequestBytes;
     this.heldRequestBytes = [];
     for (const h of held) this.tunnel?.data(this.reqDir as Dir, h.bytes, h.ts);
+    return this.tunnel !== null && how.kind === 'upgrade' && protocol === 'h2c' && q !== null;
   }
 
   /** The Upgrade/CONNECT was refused: HTTP/1 goes on with the request bytes held meanwhile. */

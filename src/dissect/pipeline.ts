@@ -11,6 +11,7 @@ import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
 import { bump, emptyReport, type AnalysisReport } from './report.js';
 import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
+import { DEFAULT_HTTP2_OPTIONS } from './http2.js';
 
 export interface AnalysisOptions {
   body: BodyLimits;
@@ -80,7 +81,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   };
   const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };
   const streams: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
-  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body } }, dissectStats);
+  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body } }, dissectStats);
   // With collectStreams, each connection is summarised when it ends, after its dissector has.
   const factory: StreamFactory = !streams ? dissect : (conn) => {
     const inner = dissect(conn);

@@ -60,11 +60,63 @@ export interface HttpResponse {
   statusText: string;
   version: string;
   headers: HeaderList;
+  /** Trailer fields (HTTP/1 chunked trailers, HTTP/2 trailing HEADERS); absent when there were none. */
+  trailers?: HeaderList;
   headersSize: number;
   bodySize: number;
   wireBodySize: number;
   contentEncoding: string | null;
   body: Body | null;
+}
+
+/** HTTP/2 detail of a call: its stream and how it ended if not normally. */
+export interface Http2Info {
+  streamId: number;
+  /** RST_STREAM error code name (CANCEL, REFUSED_STREAM, ...), or a GOAWAY that refused the stream; null when it ended normally. */
+  resetCode: string | null;
+  resetBy: 'client' | 'server' | null;
+  /** A response the server pushed (PUSH_PROMISE). */
+  pushed: boolean;
+}
+
+export interface GrpcMessageInfo {
+  from: 'client' | 'server';
+  /** Capture time, µs since the epoch. */
+  ts: number;
+  compressed: boolean;
+  /** Length on the wire. */
+  size: number;
+  /** Where the message starts in its side's stored body; -1 when the body store was already full. */
+  offset: number;
+}
+
+export interface GrpcInfo {
+  service: string;
+  method: string;
+  /** grpc-encoding of the messages (gzip, ...); null for identity. */
+  encoding: string | null;
+  /** grpc-status as sent; null when the call ended without one (see the record's status and notes). */
+  grpcStatus: number | null;
+  statusName: string;
+  /** grpc-message, percent-decoded. */
+  message: string | null;
+  requestMessages: number;
+  responseMessages: number;
+  /** Each message's direction, time and size, in order (the first 1000). */
+  messages: GrpcMessageInfo[];
+  /** Messages decoded for display (`show`, `get_api_call`); absent in listings. */
+  decoded?: GrpcDecodedMessage[];
+}
+
+export interface GrpcDecodedMessage {
+  from: 'client' | 'server';
+  ts: number;
+  size: number;
+  /** How the payload was read: with the user's .proto (named fields), schema-less (field numbers), or not at all. */
+  decoding: 'proto' | 'schemaless' | 'none';
+  type: string | null;
+  json: unknown;
+  error: string | null;
 }
 
 export interface StreamRef {
@@ -91,6 +143,8 @@ export interface TransactionRecord {
   status: number;
   failed: boolean;
   notes: string[];
+  http2?: Http2Info;
+  grpc?: GrpcInfo;
 }
 
 /** What a dissector hands on: the record (without id/snapshot yet) and the raw decoded bodies. */

@@ -6,6 +6,8 @@
 import type { CloseReason, Dir, StreamFactory, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
 import { Http1Dissector, type Http1Options, type SwitchKind } from './http1.js';
 import { findMessageStart, http1Start } from './http1-syntax.js';
+import { Http2Dissector, type Http2Options } from './http2.js';
+import { PREFACE, findFrameBoundary } from './http2-frames.js';
 import type { TransactionSink } from './record.js';
 
 export interface TcpDissectStats {
@@ -19,6 +21,7 @@ export interface TcpDissectStats {
 
 export interface TcpDissectOptions {
   http1: Http1Options;
+  http2: Http2Options;
 }
 
 /** Bytes looked at per direction before a connection is given up as unrecognised. */
@@ -84,7 +87,14 @@ class Router implements StreamHandler {
 
   private detect(dir: Dir): void {
     if (this.verdict[dir] === 'no') return this.scanMidstream(dir);
-    const start = http1Start(this.dirBytes(dir));
+    const bytes = this.dirBytes(dir);
+    const n = Math.min(bytes.length, PREFACE.length);
+    if (bytes.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+      // HTTP/2 with prior knowledge: the client's first bytes are the connection preface.
+      if (n === PREFACE.length) this.attachHttp2(dir, 'prior-knowledge');
+      return;
+    }
+    const start = http1Start(bytes);
     if (start === 'request') return this.attachHttp1(dir, false);
     if (start === 'response') return this.attachHttp1((1 - dir) as Dir, false);
     if (start === 'no') {
@@ -98,6 +108,8 @@ class Router implements StreamHandler {
     const bytes = this.dirBytes(dir);
     if (findMessageStart(bytes, 'request') >= 0) return this.attachHttp1(dir, true);
     if (findMessageStart(bytes, 'response') >= 0) return this.attachHttp1((1 - dir) as Dir, true);
+    // HTTP/2 whose preface was before the capture: frame headers that chain.
+    if (findFrameBoundary(bytes) >= 0) return this.attachHttp2(0, 'midstream');
     const other = 1 - dir;
     // A silent (or one-sided) other direction must not keep this one's bytes held without bound.
     if (this.heldBytes[dir] >= DETECT_WINDOW &&
@@ -107,16 +119,34 @@ class Router implements StreamHandler {
   }
 
   private attachHttp1(requestDir: Dir, resync: boolean): void {
-    const d = new Http1Dissector(this.conn, this.sink, this.opts.http1, (how) => this.afterSwitch(how));
+    const d = new Http1Dissector(this.conn, this.sink, this.opts.http1, (how, requestDir) => this.afterSwitch(how, requestDir));
     d.setRequestDirection(requestDir, resync);
     this.target = d;
     this.count('http');
     for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
   }
 
-  /** What follows a CONNECT tunnel is detected afresh; an Upgrade to an unknown protocol is counted and dropped. */
-  private afterSwitch(how: SwitchKind): StreamHandler | null {
+  /**
+   * The connection's client: from the direction that sent the preface, else (mid-stream) the
+   * reassembler's guess, which the HTTP/2 dissector corrects from the first decoded headers.
+   */
+  private attachHttp2(clientDir: Dir, mode: 'prior-knowledge' | 'midstream'): void {
+    const d = new Http2Dissector(this.conn, this.sink, this.opts.http2, { clientDir, mode });
+    this.target = d;
+    this.count(mode === 'midstream' ? 'http2 (mid-stream)' : 'http2');
+    for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
+  }
+
+  /**
+   * What follows a CONNECT tunnel is detected afresh; an h2c upgrade carries on as
+   * HTTP/2 with the upgrading request as stream 1; another Upgrade is counted and dropped.
+   */
+  private afterSwitch(how: SwitchKind, requestDir: Dir): StreamHandler | null {
     if (how.kind === 'connect') return new Router(this.conn, this.sink, this.opts, this.stats, 'tunnel: ');
+    if (how.protocol === 'h2c') {
+      this.count('http2 (h2c upgrade)');
+      return new Http2Dissector(this.conn, this.sink, this.opts.http2, { clientDir: requestDir, mode: 'upgrade', upgraded: how.request ?? undefined });
+    }
     this.count(`upgrade to ${how.protocol || 'unnamed protocol'}`);
     return null;
   }

@@ -11,6 +11,7 @@ import { FilterError } from '../query/filter.js';
 import { redactRecord } from '../query/redact.js';
 import { SnapshotNotFound, type Workspace } from '../store/workspace.js';
 import { PODCAP_VERSION } from '../version.js';
+import type { ProtoRegistry } from '../dissect/proto-registry.js';
 
 export const LIST_DEFAULT_LIMIT = 50;
 export const LIST_MAX_LIMIT = 200;
@@ -54,7 +55,12 @@ function guarded<A>(fn: (args: A) => ToolResult): (args: A) => Promise<ToolResul
   };
 }
 
-export function createServer(ws: Workspace): McpServer {
+export interface ServerOptions {
+  /** .proto files to decode gRPC messages with (else each snapshot's own, else schema-less). */
+  protos?: ProtoRegistry | null;
+}
+
+export function createServer(ws: Workspace, opts: ServerOptions = {}): McpServer {
   const server = new McpServer({ name: 'podcap', version: PODCAP_VERSION });
 
   server.registerTool('list_snapshots', {
@@ -102,15 +108,15 @@ export function createServer(ws: Workspace): McpServer {
     inputSchema: { id: z.string().describe('call id, e.g. "3f9a1c2e-17"') },
     annotations: { readOnlyHint: true },
   }, guarded(({ id }: { id: string }) => {
-    const rec = getCall(ws, id, { maxBodyBytes: BODY_BYTES });
+    const rec = getCall(ws, id, { maxBodyBytes: BODY_BYTES, protos: opts.protos ?? null });
     return rec ? json(redactRecord(rec)) : failure(`no call with id "${id}"; ids come from list_api_calls`);
   }));
 
   return server;
 }
 
-export async function serveStdio(ws: Workspace): Promise<void> {
-  const server = createServer(ws);
+export async function serveStdio(ws: Workspace, opts: ServerOptions = {}): Promise<void> {
+  const server = createServer(ws, opts);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

@@ -8,6 +8,8 @@ import { isTextual } from '../dissect/body.js';
 import { parseTxId, type BodySide, type Workspace } from '../store/workspace.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
 import { compileFilter, type Filter } from './filter.js';
+import type { ProtoRegistry } from '../dissect/proto-registry.js';
+import { decodeGrpcMessages, type GrpcDecodeOptions } from './grpc-decode.js';
 
 export interface CallQuery {
   filter?: string;
@@ -150,6 +152,9 @@ export function listCalls(ws: Workspace, q: CallQuery): CallPage {
 export interface BodyOptions {
   /** Bytes of each body returned; the full size is always stated. */
   maxBodyBytes: number;
+  /** The user's .proto files, to decode gRPC messages with field names; schema-less without. */
+  protos?: ProtoRegistry | null;
+  grpc?: GrpcDecodeOptions;
 }
 
 /** A body as the record shows it: text when it reads as text, base64 otherwise. */
@@ -173,10 +178,13 @@ export function getCall(ws: Workspace, id: string, opts: BodyOptions): Transacti
   const rec = ws.getRecord(ref.snapshot, ref.seq);
   if (!rec) return null;
   const reqBody = ws.getBody(ref.snapshot, ref.seq, 'request');
-  if (reqBody) rec.request.body = renderBody(reqBody, rec.request.headers, opts);
-  if (rec.response) {
-    const resBody = ws.getBody(ref.snapshot, ref.seq, 'response');
-    if (resBody) rec.response.body = renderBody(resBody, rec.response.headers, opts);
+  const resBody = rec.response ? ws.getBody(ref.snapshot, ref.seq, 'response') : null;
+  if (rec.grpc) {
+    // A gRPC body is length-prefixed protobuf: its messages, decoded, say more than its bytes.
+    rec.grpc.decoded = decodeGrpcMessages(rec, { request: reqBody, response: resBody }, opts.protos ?? null, opts.grpc);
+    return rec;
   }
+  if (reqBody) rec.request.body = renderBody(reqBody, rec.request.headers, opts);
+  if (rec.response && resBody) rec.response.body = renderBody(resBody, rec.response.headers, opts);
   return rec;
 }

@@ -208,9 +208,9 @@ export function rootValue(root: string, r: TransactionRecord, body: BodyText): V
     case 'request_body_size': return BigInt(r.request.bodySize ?? 0);
     case 'response_headers_size': return BigInt(r.response?.headersSize ?? 0);
     case 'response_body_size': return BigInt(r.response?.bodySize ?? 0);
-    case 'grpc_method': return '';
+    case 'grpc_method': return r.grpc?.method ?? '';
     case 'grpc_status': return r.protocol === 'grpc' ? BigInt(r.status) : -1n;
-    case 'grpc_service': return '';
+    case 'grpc_service': return r.grpc?.service ?? '';
     case 'dns_questions':
     case 'dns_answers':
     case 'dns_question_types': return [];

@@ -10,6 +10,8 @@ import type { Workspace } from './workspace.js';
 
 export interface ImportOptions {
   name?: string | null;
+  /** .proto directories to decode this snapshot's gRPC messages with, by default. */
+  protoDirs?: string[];
   analysis?: AnalysisOptions;
 }
 
@@ -23,7 +25,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   const id = newSnapshotId();
   const meta: SnapshotMeta = {
     id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
-    files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
+    protoDirs: opts.protoDirs ?? [], files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
     firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
   };
   await ws.begin(meta);

@@ -11,6 +11,8 @@ export interface SnapshotMeta {
   /** The importing process while state is 'importing'; an import whose process died is swept. */
   pid: number | null;
   files: CaptureFileReport[];
+  /** .proto directories given at import, used to decode gRPC messages unless others are named. */
+  protoDirs: string[];
   /** Inputs inside the directories and archives given that were not captures (a README, a manifest), with why. */
   skipped: SkippedInput[];
   /** Archive-level notes from listing the inputs (an archive cut short, a damaged tar header). */
