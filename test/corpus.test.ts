@@ -14,6 +14,8 @@ import type { DissectedTransaction } from '../src/dissect/record.js';
 import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
 
 interface Expected {
+  http2_streams_with_headers: number;
+  grpc_messages: number;
   packets: number | null;
   tcp_streams: number;
   udp_streams: number;
@@ -83,6 +85,35 @@ describe('corpus: HTTP/1 transactions against tshark', { skip: corpusSkip }, () 
       assert.notEqual(diff.responses, e.http_responses, 'still a difference; else drop the exception');
       const explained = withResponse.filter((t) => t.record.notes.some((n) => diff.why.test(n)) || diff.why.test(t.record.notes.join(''))).length;
       assert.ok(explained >= diff.responses - e.http_responses, 'each extra response carries the note that explains it');
+    });
+  }
+});
+
+/**
+ * http2/errorcode.pcap holds one gRPC call made through an HTTP CONNECT proxy: the
+ * call is on the wire twice, inside the client's tunnel to the proxy (port 8888)
+ * and on the proxy's own connection to the server. tshark, told that 8888 is
+ * HTTP/2, cannot read the tunnel (it starts with the CONNECT in HTTP/1) and counts
+ * the second only; podcap follows the tunnel and finds both.
+ */
+const HTTP2_DIFFERENCES: Record<string, { streams: number; messages: number }> = {
+  'http2/errorcode.pcap': { streams: 2, messages: 4 },
+};
+
+describe('corpus: HTTP/2 streams and gRPC messages against tshark', { skip: corpusSkip }, () => {
+  for (const rel of [...filesIn('http2'), ...filesIn('grpc')]) {
+    it(rel, async () => {
+      const e = expected[rel];
+      assert.ok(e, `${rel} is in expected.json`);
+      const { txs } = await analyze(rel);
+      const streams = txs.filter((t) => t.record.http2).length;
+      const messages = txs.reduce((n, t) => n + (t.record.grpc ? t.record.grpc.requestMessages + t.record.grpc.responseMessages : 0), 0);
+      const want = HTTP2_DIFFERENCES[rel] ?? { streams: e.http2_streams_with_headers, messages: e.grpc_messages };
+      assert.equal(streams, want.streams, 'HTTP/2 streams with headers (tshark, told the ports)');
+      assert.equal(messages, want.messages, 'gRPC messages');
+      for (const t of txs.filter((x) => x.record.http2)) {
+        assert.ok(t.record.request.method || t.record.notes.some((n) => /not captured|not decodable/.test(n)), 'each stream has its method or says why not');
+      }
     });
   }
 });
