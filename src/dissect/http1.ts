@@ -212,7 +212,15 @@ export class Http1Dissector implements StreamHandler {
     if (!this.switched && this.reqDir >= 0) {
       // A body delimited by the connection's close ends here. It ended with its last byte (res.ts):
       // the close may come much later, or be only the end of the capture.
-      if (!this.res.resyncing && this.res.parser.state === 'BODY_RAW') this.res.parser.finish();
+      if (!this.res.resyncing && this.res.parser.state === 'BODY_RAW') {
+        // Only a FIN marks such a body complete; a reset or the capture's end may have cut it.
+        if (reason !== 'fin' && this.response) {
+          this.response.notes.push(reason === 'rst'
+            ? 'body delimited by the connection, which was reset: it may be incomplete'
+            : 'body delimited by the connection, still open when the capture ended: it may be incomplete');
+        }
+        this.res.parser.finish();
+      }
       if (this.response) {
         this.response.notes.push('connection ended before the response was complete');
         this.emitResponse(this.response, this.res.ts);
