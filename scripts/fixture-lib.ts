@@ -6,6 +6,8 @@
  *   HTTP servers             readBody, sendJson, listen, closeServer
  *   HTTP client              ExchangeClient: real Node http requests that record what the client saw
  *   capture inspection       tsharkLines, capinfos, pcapngTsResolutions, pcapRecords
+ *   commands, namespaces     runCommand, inNetns
+ *   tshark analysis          tsharkCount, tsharkTcpStreams, tsharkFollowTcpRaw, followMissing
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -321,4 +323,156 @@ export async function capinfos(args: string[], file: string): Promise<string> {
     const err = e as { stdout?: string; stderr?: string; message: string };
     return `${err.stdout ?? ''}${err.stderr ?? ''}`.trim() || err.message;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands, network namespaces, tshark counts and follow (added for make-lossy-fixtures.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** Runs `cmd args...` and returns its stdout; a FixtureError carrying its stderr if it fails. */
+export async function runCommand(cmd: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileP(cmd, args, { maxBuffer: 64 << 20 });
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new FixtureError(`\`${cmd} ${args.join(' ')}\` failed: ${(err.stderr ?? '').trim() || err.message}`);
+  }
+}
+
+/** The command line that runs `cmd args...` in network namespace `ns` (`ip netns exec`), or as is for null. */
+export function inNetns(ns: string | null, cmd: string, args: string[]): [string, string[]] {
+  return ns ? ['ip', ['netns', 'exec', ns, cmd, ...args]] : [cmd, args];
+}
+
+/** How many frames of `file` tshark shows for display filter `filter` (`tshark -n -r FILE EXTRA... -Y FILTER`). */
+export async function tsharkCount(file: string, filter: string, extra: string[] = []): Promise<number> {
+  return (await tsharkLines(file, [...extra, '-Y', filter, '-T', 'fields', '-e', 'frame.number'])).length;
+}
+
+/** The TCP stream indexes (`tcp.stream`) tshark assigns in `file`, ascending. */
+export async function tsharkTcpStreams(file: string): Promise<number[]> {
+  const lines = await tsharkLines(file, ['-Y', 'tcp', '-T', 'fields', '-e', 'tcp.stream']);
+  return [...new Set(lines.map(Number))].sort((a, b) => a - b);
+}
+
+export interface FollowedTcp {
+  stream: number;
+  /** `ip:port` of node 0 (whoever tshark saw first) and node 1. */
+  nodes: [string, string];
+  /** Each node's bytes in order; where the capture lacks bytes tshark writes `[N bytes missing in capture file]` (and a NUL) into them. */
+  data: [Buffer, Buffer];
+}
+
+/** `tshark -r FILE -qz follow,tcp,raw,N`, parsed. */
+export async function tsharkFollowTcpRaw(file: string, stream: number, extra: string[] = []): Promise<FollowedTcp> {
+  const { stdout } = await execFileP('tshark', ['-r', file, ...extra, '-qz', `follow,tcp,raw,${stream}`], { maxBuffer: 256 << 20 });
+  const nodes: [string, string] = ['', ''];
+  const parts: [Buffer[], Buffer[]] = [[], []];
+  for (const line of stdout.split('\n')) {
+    const node = /^Node ([01]): (.*)$/.exec(line);
+    if (node) nodes[Number(node[1]) as 0 | 1] = node[2]!;
+    else if (/^[0-9a-f]+$/.test(line)) parts[0].push(Buffer.from(line, 'hex'));
+    else if (/^\t[0-9a-f]+$/.test(line)) parts[1].push(Buffer.from(line.slice(1), 'hex'));
+  }
+  return { stream, nodes, data: [Buffer.concat(parts[0]), Buffer.concat(parts[1])] };
+}
+
+/**
+ * The `[N bytes missing in capture file]` markers in followed bytes: N, where the marker starts in
+ * the followed bytes (`offset`), and where the missing bytes start in the direction's byte stream
+ * (`streamOffset`: the offset with the earlier markers replaced by the bytes they stand for).
+ */
+export function followMissing(data: Buffer): { offset: number; streamOffset: number; bytes: number }[] {
+  const out: { offset: number; streamOffset: number; bytes: number }[] = [];
+  const re = /\[(\d+) bytes missing in capture file\]\0?/g;
+  const text = data.toString('latin1');
+  let shift = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const bytes = Number(m[1]);
+    out.push({ offset: m.index, streamOffset: m.index + shift, bytes });
+    shift += bytes - m[0].length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Added for make-h2-fixtures.ts (HTTP/2 and gRPC): more capturer, process and tshark helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Packets the kernel dropped, as tcpdump/dumpcap reported on exit (null when they said nothing). */
+export function capturerDrops(c: Capturer): number | null {
+  const err = c.stderr();
+  const m = /(\d+) packets? dropped by kernel/.exec(err) ?? /Packets dropped: (\d+)/.exec(err);
+  return m ? Number(m[1]) : null;
+}
+
+/** Resolves once something accepts TCP connections on host:port (polls every 100 ms). */
+export async function waitForPort(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        res(true);
+      });
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new FixtureError(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Throws a FixtureError when something already listens on host:port. */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  const busy = await new Promise<boolean>((res) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+  if (busy) throw new FixtureError(`${host}:${port} is already in use (another fixture run?)`);
+}
+
+/** Runs a command to completion; its stdout, or a FixtureError carrying its stderr. */
+export async function runTool(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(cmd, args, { maxBuffer: 64 << 20, cwd: opts.cwd });
+    return { stdout, stderr };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new FixtureError(`\`${cmd} ${args.join(' ')}\` failed: ${(err.stderr ?? '').trim() || err.message}`);
+  }
+}
+
+/** True when `cmd` is on PATH (or is an existing path). */
+export async function haveTool(cmd: string): Promise<boolean> {
+  try {
+    await execFileP('sh', ['-c', `command -v "$1"`, 'sh', cmd]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `tshark -n -r FILE ARGS... -T json --no-duplicate-keys`, parsed: one object per packet, the
+ * `_source.layers` of each. Repeated fields come as arrays (see `asArray`).
+ */
+export async function tsharkJson(file: string, args: string[]): Promise<Record<string, unknown>[]> {
+  const { stdout } = await execFileP('tshark', ['-n', '-r', file, ...args, '-T', 'json', '--no-duplicate-keys'], { maxBuffer: 512 << 20 });
+  const text = stdout.trim();
+  if (text === '') return [];
+  const packets = JSON.parse(text) as { _source: { layers: Record<string, unknown> } }[];
+  return packets.map((p) => p._source.layers);
+}
+
+/** undefined -> [], a value -> [value], an array -> itself (tshark JSON's repeated fields). */
+export function asArray<T>(v: T | T[] | undefined | null): T[] {
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : [v];
 }
