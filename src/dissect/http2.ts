@@ -112,6 +112,30 @@ interface H2Stream {
   upgraded: UpgradedRequest | null;
 }
 
+function looksLikeGrpcCall(h: HeaderList): boolean {
+  return pseudo(h, ':method') === 'POST' && splitGrpcPath(pseudo(h, ':path') ?? '') !== null;
+}
+
+/** grpc-timeout ("300m", "5S", ...) in microseconds; null when absent or malformed. */
+function grpcTimeoutUs(h: HeaderList | null): number | null {
+  const v = h ? headerValue(h, 'grpc-timeout') : null;
+  const m = v ? /^(\d{1,8})([HMSmun])$/.exec(v.trim()) : null;
+  if (!m) return null;
+  const unit: Record<string, number> = { H: 3.6e9, M: 6e7, S: 1e6, m: 1e3, u: 1, n: 1e-3 };
+  return Number(m[1]) * unit[m[2]];
+}
+
+/**
+ * The grpc-status of trailers whose names HPACK could not recover: gRPC servers
+ * send grpc-status first, so an unnamed first field holding a status number is it.
+ */
+function inferredGrpcStatus(trailers: HeaderList | null): number | null {
+  const first = trailers?.[0];
+  if (!first || !first[0].startsWith(':unknown-name-') || !/^\d{1,2}$/.test(first[1])) return null;
+  const n = Number(first[1]);
+  return n <= 16 ? n : null;
+}
+
 function pseudo(h: HeaderList | null, name: string): string | null {
   if (!h) return null;
   for (const [n, v] of h) if (n === name) return v;
@@ -130,7 +154,12 @@ export class Http2Dissector implements StreamHandler {
   /** Which reassembler direction carries the client's frames. */
   private clientDir: Dir;
   private readonly streams = new Map<number, H2Stream>();
+  /** Notes that hold for every call on the connection (a mid-stream start). */
   private readonly connNotes: string[] = [];
+  /** Events with no stream open to carry them: they go to the next stream that ends. */
+  private orphanNotes: string[] = [];
+  /** Streams already ended: late frames for them (after a RST_STREAM, say) must not start new calls. */
+  private readonly closed = new Set<number>();
   /** Set until the first decoded header block confirms (or corrects) which side is the client. */
   private rolesUnsure: boolean;
   private goaway: { lastStreamId: number; code: string; by: 'client' | 'server' } | null = null;
@@ -186,7 +215,7 @@ export class Http2Dissector implements StreamHandler {
     // Anything else breaks the framing, and perhaps a header block the HPACK state depended on.
     const s = side.header ? this.streams.get(side.header.streamId) : undefined;
     s?.notes.push(`gap of ${length} bytes in the ${fromClient ? 'request' : 'response'}`);
-    this.connNotes.push(`gap of ${length} bytes in the ${fromClient ? 'client' : 'server'} frames: resynchronised`);
+    this.noteOpen(`gap of ${length} bytes in the ${fromClient ? 'client' : 'server'} frames: resynchronised`);
     side.block = null;
     side.loseHistory();
     this.toResync(side);
@@ -207,15 +236,16 @@ export class Http2Dissector implements StreamHandler {
 
   private feed(dir: Dir, bytes: Buffer, ts: number): void {
     const side = this.sides[dir];
-    const fromClient = dir === this.clientDir;
     let i = 0;
     while (i < bytes.length) {
+      // Read each time round: the first decoded headers of a mid-stream capture may swap the roles.
+      const fromClient = dir === this.clientDir;
       switch (side.state) {
         case 'preface': {
           const take = Math.min(side.prefaceLeft, bytes.length - i);
           const expected = PREFACE.subarray(PREFACE.length - side.prefaceLeft, PREFACE.length - side.prefaceLeft + take);
           if (!bytes.subarray(i, i + take).equals(expected)) {
-            this.connNotes.push('client preface missing or damaged');
+            this.noteOpen('client preface missing or damaged');
             side.state = 'header';
             continue;
           }
@@ -262,7 +292,7 @@ export class Http2Dissector implements StreamHandler {
           side.padLeft = bytes[i++];
           side.dataLeft = side.header!.length - 1 - side.padLeft;
           if (side.dataLeft < 0) {
-            this.connNotes.push(`DATA frame on stream ${side.header!.streamId} with padding longer than the frame`);
+            this.noteOpen(`DATA frame on stream ${side.header!.streamId} with padding longer than the frame`);
             side.skipLeft = side.header!.length - 1;
             side.padLeft = 0;
             side.dataLeft = 0;
@@ -310,7 +340,7 @@ export class Http2Dissector implements StreamHandler {
     side.header = h;
     if (h.length > Math.max(side.maxFrame, 16384) && h.type !== FRAME.DATA) {
       // Bigger than any frame the receiver allowed: skip it, whatever it is.
-      this.connNotes.push(`${h.length}-byte frame of type ${h.type} larger than allowed: skipped`);
+      this.noteOpen(`${h.length}-byte frame of type ${h.type} larger than allowed: skipped`);
       if (h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION || h.type === FRAME.PUSH_PROMISE) side.loseHistory();
       side.skipLeft = h.length;
       side.state = h.length > 0 ? 'skip' : 'header';
@@ -382,7 +412,7 @@ export class Http2Dissector implements StreamHandler {
           off += 4;
         }
         if (end < off) return this.malformed(h, 'padding longer than the frame');
-        if (side.block) this.connNotes.push(`header block on stream ${side.block.streamId} interrupted before END_HEADERS`);
+        if (side.block) this.noteOpen(`header block on stream ${side.block.streamId} interrupted before END_HEADERS`);
         side.block = {
           streamId: h.streamId, type: h.type, endStream: (h.flags & FLAG.END_STREAM) !== 0, promisedId, ts,
           parts: [], size: 0, dropped: false,
@@ -393,7 +423,7 @@ export class Http2Dissector implements StreamHandler {
       }
       case FRAME.CONTINUATION:
         if (!side.block || side.block.streamId !== h.streamId) {
-          this.connNotes.push(`CONTINUATION on stream ${h.streamId} without a header block`);
+          this.noteOpen(`CONTINUATION on stream ${h.streamId} without a header block`);
           return;
         }
         this.blockPart(side, payload, (h.flags & FLAG.END_HEADERS) !== 0, fromClient);
@@ -425,8 +455,10 @@ export class Http2Dissector implements StreamHandler {
         const code = errorName(payload.readUInt32BE(4));
         const by = fromClient ? 'client' : 'server';
         this.goaway = { lastStreamId, code, by };
-        const debug = payload.subarray(8, Math.min(payload.length, 8 + 200)).toString('utf8').replace(/[^\x20-\x7e]/g, '');
-        this.connNotes.push(`GOAWAY from the ${by}: ${code}, last stream ${lastStreamId}${debug ? ` (${debug})` : ''}`);
+        if (code !== 'NO_ERROR') {
+          const debug = payload.subarray(8, Math.min(payload.length, 8 + 200)).toString('utf8').replace(/[^\x20-\x7e]/g, '');
+          this.noteOpen(`GOAWAY from the ${by}: ${code}${debug ? ` (${debug})` : ''}`);
+        }
         if (by === 'server') {
           // Streams the server never processed are refused: the client may retry them elsewhere.
           for (const s of [...this.streams.values()]) {
@@ -448,7 +480,15 @@ export class Http2Dissector implements StreamHandler {
   private malformed(h: FrameHeader, why: string): void {
     const s = this.streams.get(h.streamId);
     if (s) s.notes.push(`malformed frame: ${why}`);
-    else this.connNotes.push(`malformed frame on stream ${h.streamId}: ${why}`);
+    else this.noteOpen(`malformed frame on stream ${h.streamId}: ${why}`);
+  }
+
+  private noteOpen(text: string): void {
+    if (this.streams.size === 0) {
+      if (this.orphanNotes.length < 20) this.orphanNotes.push(text);
+      return;
+    }
+    for (const s of this.streams.values()) if (s.notes.length < 50) s.notes.push(text);
   }
 
   private blockPart(side: Side, part: Buffer, endHeaders: boolean, fromClient: boolean): void {
@@ -480,6 +520,7 @@ export class Http2Dissector implements StreamHandler {
   private stream(id: number, ts: number | null): H2Stream {
     let s = this.streams.get(id);
     if (s) return s;
+    const detached = this.closed.has(id);
     if (this.streams.size >= this.opts.maxOpenStreams) {
       const oldest = this.streams.values().next().value as H2Stream;
       oldest.notes.push(`evicted: more than ${this.opts.maxOpenStreams} streams open at once`);
@@ -491,7 +532,8 @@ export class Http2Dissector implements StreamHandler {
       responseHeaders: null, responseTrailers: null, responseBody: new BodyCollector(cap), responseEnded: false, endTs: null,
       resetCode: null, resetBy: null, pushed: false, undecodedFields: 0, notes: [], grpc: null, upgraded: null,
     };
-    this.streams.set(id, s);
+    // A late frame on an ended stream goes to a stream nobody keeps: it must not look like a new call.
+    if (!detached) this.streams.set(id, s);
     return s;
   }
 
@@ -511,7 +553,13 @@ export class Http2Dissector implements StreamHandler {
       if (!s.requestHeaders) {
         s.requestHeaders = result.headers;
         s.startTs = Math.min(s.startTs ?? ts, ts);
-        if (isGrpcContentType(headerValue(result.headers, 'content-type'))) this.startGrpc(s);
+        const ct = headerValue(result.headers, 'content-type');
+        if (isGrpcContentType(ct)) this.startGrpc(s);
+        else if (ct === null && result.missing.length > 0 && looksLikeGrpcCall(result.headers)) {
+          // The content-type was in HPACK history we never saw; a POST to /pkg.Service/Method is gRPC's shape.
+          this.startGrpc(s);
+          s.notes.push('gRPC inferred from :path (content-type not decodable)');
+        }
       } else s.requestTrailers = result.headers;
       if (endStream) this.endOf(id, true, ts);
       return;
@@ -594,8 +642,12 @@ export class Http2Dissector implements StreamHandler {
 
   private emit(s: H2Stream, ts: number): void {
     if (!this.streams.delete(s.id)) return;
+    this.closed.add(s.id);
+    // Stream ids only grow: ids far below the newest need not be remembered.
+    if (this.closed.size > 4096) for (const id of this.closed) if (id < s.id - 8192) this.closed.delete(id);
     this.emittedAny = true;
-    const notes = [...this.connNotes, ...s.notes];
+    const notes = [...this.connNotes, ...this.orphanNotes, ...s.notes];
+    this.orphanNotes = [];
     const limits = this.opts.body;
     const g = s.grpc;
     const reqHeaders = s.requestHeaders ?? [];
@@ -651,12 +703,25 @@ export class Http2Dissector implements StreamHandler {
       // Trailers-only responses put grpc-status in the only HEADERS the server sent.
       const statusFrom = s.responseTrailers ?? s.responseHeaders;
       const rawStatus = statusFrom ? headerValue(statusFrom, 'grpc-status') : null;
-      const grpcStatus = rawStatus !== null && /^\d+$/.test(rawStatus) ? Number(rawStatus) : null;
+      let grpcStatus = rawStatus !== null && /^\d+$/.test(rawStatus) ? Number(rawStatus) : null;
+      let undecided = false;
+      if (grpcStatus === null && s.undecodedFields > 0) {
+        grpcStatus = inferredGrpcStatus(statusFrom);
+        if (grpcStatus !== null) notes.push('grpc-status read from an unnamed trailer (HPACK history before the capture)');
+        else if (s.responseEnded && !s.resetCode) undecided = true;
+      }
+      const timeout = grpcTimeoutUs(s.requestHeaders);
       if (grpcStatus !== null) status = grpcStatus;
-      else if (s.resetCode) status = s.resetCode.startsWith('GOAWAY') ? 14 : statusForReset(s.resetCode);
+      else if (undecided) status = -1;
+      else if (s.resetCode === 'CANCEL' && s.resetBy === 'client' && timeout !== null && s.startTs !== null && (s.endTs ?? ts) - s.startTs >= timeout * 0.95) {
+        // The client gave up at its deadline: what it reported was DEADLINE_EXCEEDED.
+        status = 4;
+        notes.push(`the client's deadline (grpc-timeout ${headerValue(s.requestHeaders!, 'grpc-timeout')}) passed: it reset the stream`);
+      } else if (s.resetCode) status = s.resetCode.startsWith('GOAWAY') ? 14 : statusForReset(s.resetCode);
       else if (httpStatus !== 0 && httpStatus !== 200) status = statusForHttp(httpStatus);
       else status = 2;
-      if (grpcStatus === null) notes.push(`no grpc-status: reported as ${grpcStatusName(status)} (${status}), as a client would`);
+      if (undecided) notes.push('grpc-status not decodable (HPACK history before the capture): outcome unknown');
+      else if (grpcStatus === null && !notes.some((n) => n.includes('deadline'))) notes.push(`no grpc-status: reported as ${grpcStatusName(status)} (${status}), as a client would`);
       const rawMessage = statusFrom ? headerValue(statusFrom, 'grpc-message') : null;
       for (const [i, f] of g.framers.entries()) {
         if (f.broken) notes.push(`${i === 0 ? 'request' : 'response'} messages after a gap could not be delimited`);
@@ -668,13 +733,14 @@ export class Http2Dissector implements StreamHandler {
         method: names.method,
         encoding: encoding && encoding !== 'identity' ? encoding : null,
         grpcStatus,
-        statusName: grpcStatusName(status),
+        statusName: status < 0 ? 'UNDECODED' : grpcStatusName(status),
         message: rawMessage === null ? null : decodeGrpcMessage(rawMessage),
         requestMessages: g.requestMessages,
         responseMessages: g.responseMessages,
         messages: g.messages.map((m) => ({ ...m, offset: m.offset < this.opts.body.maxStoredBytes ? m.offset : -1 })),
       };
-      failed = status !== 0;
+      // An outcome the capture cannot tell is not counted as a failure; the note says so.
+      failed = status > 0;
     }
 
     const src = this.clientDir === 0 ? this.conn.client : this.conn.server;

@@ -138,11 +138,26 @@ function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
 }
 
+/**
+ * Ports that servers in clusters listen on, at or above the ephemeral range's
+ * start (gRPC's 50051, the kubelet's 10250, etcd's 2379, OTLP's 4317, ...): a
+ * connection caught mid-stream between one of these and another high port was
+ * opened towards it.
+ */
+const SERVER_PORTS = new Set([
+  1433, 1521, 2379, 2380, 3000, 3306, 4317, 4318, 5000, 5432, 5672, 6379, 6443, 7000, 7001, 8000, 8080, 8081, 8443,
+  8888, 9000, 9042, 9090, 9091, 9092, 9093, 9200, 9300, 9411, 10250, 10255, 10256, 11211, 15010, 15012, 15014, 15017,
+  15021, 27017, 50051,
+]);
+
 /** A guess of who is the server when the handshake was not captured: the well-known or non-ephemeral port. */
 function guessClientIsSource(srcPort: number, dstPort: number): boolean {
   const srcLow = srcPort < 1024;
   const dstLow = dstPort < 1024;
   if (srcLow !== dstLow) return dstLow;
+  const srcKnown = SERVER_PORTS.has(srcPort);
+  const dstKnown = SERVER_PORTS.has(dstPort);
+  if (srcKnown !== dstKnown) return dstKnown;
   const srcEphemeral = srcPort >= 32768;
   const dstEphemeral = dstPort >= 32768;
   if (srcEphemeral !== dstEphemeral) return srcEphemeral;
