@@ -109,7 +109,7 @@ const corpusFiles = (folder: string): string[] => {
 };
 
 describe('reassembled bytes equal tshark follow,tcp,raw', { skip }, () => {
-  for (const f of ['http1/sample.pcap', 'http1/sample.pcapng']) {
+  for (const f of ['http1/sample.pcap', 'http1/sample.pcapng', 'lossy/netem.pcap', 'lossy/capture-gap.pcap']) {
     it(`fixtures/${f}`, () => compareFile(join(fixturesDir, f)));
   }
   const corpus = corpusPresent ? [...corpusFiles('tcp-edge'), ...corpusFiles('http1')] : [];

@@ -12,6 +12,8 @@ import { endpoint, headerValue, type HeaderList, type HttpRequest, type HttpResp
 
 /** The parser's own fields read here; stable in the pinned http-parser-js 0.5.x. */
 interface ParserInternals {
+  /** What the parser has of the message so far: the start line once read, the headers read before a break. */
+  info: { method?: number; url?: string; versionMajor?: number; versionMinor?: number; headers: string[] };
   state: string;
   offset: number;
   end: number;
@@ -283,13 +285,20 @@ export class Http1Dissector implements StreamHandler {
         this.current.notes.push(`${why} in the request`);
         this.current = null;
       } else if (lost) {
-        // Its response is still to come: a stand-in keeps the pairing of the later ones in order.
+        // Its response is still to come: a stand-in keeps the pairing of the later ones in order,
+        // with the request line and the headers read before the break when the parser got that far.
+        const info = side.parser.info;
+        const started = side.parser.state === 'HEADER' && info.url !== undefined && info.method !== undefined;
         this.queue.push({
-          method: '', url: '', version: '', headers: [], headersSize: 0,
+          method: started ? HTTPParser.methods[info.method!] ?? '' : '',
+          url: started ? info.url! : '',
+          version: started ? `HTTP/${info.versionMajor}.${info.versionMinor}` : '',
+          headers: started ? headerList(info.headers) : [],
+          headersSize: 0,
           startTs: side.startTs ?? side.ts,
           body: new BodyCollector(0),
           complete: false,
-          notes: [`${why}: the request was lost`],
+          notes: [started ? `${why} in the request headers: those after it are missing` : `${why}: the request was lost`],
         });
       }
     } else if (this.response) {
