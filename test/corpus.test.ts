@@ -14,6 +14,8 @@ import type { DissectedTransaction } from '../src/dissect/record.js';
 import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
 
 interface Expected {
+  dns_queries: number;
+  dns_responses: number;
   http2_streams_with_headers: number;
   grpc_messages: number;
   packets: number | null;
@@ -73,8 +75,9 @@ describe('corpus: HTTP/1 transactions against tshark', { skip: corpusSkip }, () 
       const e = expected[rel];
       assert.ok(e, `${rel} is in expected.json`);
       const { txs } = await analyze(rel);
-      const withRequest = txs.filter((t) => t.record.request.method !== '');
-      const withResponse = txs.filter((t) => t.record.response !== null);
+      const http = txs.filter((t) => t.record.protocol === 'http');
+      const withRequest = http.filter((t) => t.record.request.method !== '');
+      const withResponse = http.filter((t) => t.record.response !== null);
       assert.equal(withRequest.length, e.http_requests, 'one transaction per HTTP request tshark finds');
       const diff = RESPONSE_DIFFERENCES[rel];
       if (!diff) {
@@ -113,6 +116,28 @@ describe('corpus: HTTP/2 streams and gRPC messages against tshark', { skip: corp
       assert.equal(messages, want.messages, 'gRPC messages');
       for (const t of txs.filter((x) => x.record.http2)) {
         assert.ok(t.record.request.method || t.record.notes.some((n) => /not captured|not decodable/.test(n)), 'each stream has its method or says why not');
+      }
+    });
+  }
+});
+
+describe('corpus: DNS queries and responses against tshark', { skip: corpusSkip }, () => {
+  const files = [...filesIn('dns'), 'malformed/dns-corrupt-additionals.pcap', 'malformed/dns-truncated-rname.pcap', 'http1/espn.pcapng'];
+  for (const rel of files) {
+    it(rel, async () => {
+      const e = expected[rel];
+      const { txs, result } = await analyze(rel);
+      const dns = txs.filter((t) => t.record.dns);
+      // tshark counts messages: a query sent twice is two, in podcap one transaction with one retry.
+      const queries = dns.reduce((n, t) => n + (t.record.dns!.queryLength > 0 ? 1 + t.record.dns!.retries : 0), 0);
+      const responses = dns.filter((t) => t.record.response !== null).length;
+      assert.equal(queries, e.dns_queries, 'queries');
+      assert.equal(responses, e.dns_responses, 'responses');
+      assert.equal(result.report.dns.queries, e.dns_queries);
+      for (const t of dns) {
+        const d = t.record.dns!;
+        assert.ok(d.questions.length > 0 || t.record.notes.length > 0, 'a question, or a note saying why not');
+        if (t.record.response) assert.equal(t.record.status, t.record.response.status);
       }
     });
   }

@@ -36,8 +36,12 @@ export function table(header: string[], rows: string[][]): string {
 export function callRow(r: TransactionRecord): string[] {
   const what = r.grpc
     ? `gRPC ${r.grpc.service}/${r.grpc.method}`
-    : r.request.method ? `${r.request.method} ${r.request.url}` : '(request not captured)';
-  const status = r.grpc ? `${r.status} ${r.grpc.statusName}` : r.response ? String(r.status) : 'none';
+    : r.dns
+      ? `DNS ${r.dns.questions.map((q) => `${q.type} ${q.name}`).join(', ')}`
+      : r.request.method ? `${r.request.method} ${r.request.url}` : '(request not captured)';
+  const status = r.grpc
+    ? `${r.status} ${r.grpc.statusName}`
+    : r.dns ? r.dns.rcode ?? 'none' : r.response ? String(r.status) : 'none';
   return [
     clockTime(r.timestamp),
     r.id,
@@ -77,6 +81,19 @@ function grpcLines(r: TransactionRecord): string[] {
   return out;
 }
 
+function dnsLines(r: TransactionRecord): string[] {
+  const d = r.dns!;
+  const flags = d.flags ? Object.entries(d.flags).filter(([, v]) => v).map(([k]) => k).join(' ') : '';
+  const out = [
+    `DNS ${d.opcode} id ${d.id} over ${d.transport}: ${d.rcode ?? 'no response'}${flags ? ` [${flags}]` : ''}`
+      + `${d.retries ? `, sent ${d.retries + 1} times` : ''}${d.edns ? `, EDNS udp ${d.edns.udpPayloadSize}${d.edns.dnssecOk ? ' DO' : ''}` : ''}`,
+    ...d.questions.map((q) => `  ? ${q.name} ${q.class} ${q.type}`),
+  ];
+  const rr = (prefix: string, list: typeof d.answers): string[] => list.map((a) => `  ${prefix} ${a.name} ${a.ttl} ${a.class} ${a.type} ${a.data}`);
+  out.push(...rr('=', d.answers), ...rr('@', d.authorities), ...rr('+', d.additionals));
+  return out;
+}
+
 export function callDetail(r: TransactionRecord): string {
   const out: string[] = [];
   out.push(`${r.id}  ${r.protocol.toUpperCase()}  ${isoTime(r.timestamp)}  elapsed ${ms(r.elapsedTime)}${r.failed ? '  FAILED' : ''}`);
@@ -84,6 +101,7 @@ export function callDetail(r: TransactionRecord): string {
   if (r.notes.length) out.push(`notes: ${r.notes.join('; ')}`);
   out.push('');
   if (r.grpc) out.push(...grpcLines(r), '');
+  if (r.dns) return [...out, ...dnsLines(r)].join('\n');
   const q = r.request;
   if (q.method) {
     out.push(`> ${q.method} ${q.url} ${q.version}`);

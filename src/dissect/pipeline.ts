@@ -12,9 +12,14 @@ import type { DissectedTransaction, TransactionSink } from './record.js';
 import { bump, emptyReport, type AnalysisReport } from './report.js';
 import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
 import { DEFAULT_HTTP2_OPTIONS } from './http2.js';
+import { DEFAULT_DNS_OPTIONS, DnsTracker, type DnsOptions } from './dns.js';
+
+/** DNS is found by its port on UDP (tshark does the same); on TCP by port and content. */
+const DNS_PORT = 53;
 
 export interface AnalysisOptions {
   body: BodyLimits;
+  dns?: DnsOptions;
   /** Keep a summary of every TCP connection and UDP flow (for `inspect --streams`). */
   collectStreams?: boolean;
   /** Called every 64Ki packets with the count so far and the file being read. */
@@ -81,7 +86,8 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   };
   const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };
   const streams: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
-  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body } }, dissectStats);
+  const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS);
+  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body } }, dissectStats, dns);
   // With collectStreams, each connection is summarised when it ends, after its dissector has.
   const factory: StreamFactory = !streams ? dissect : (conn) => {
     const inner = dissect(conn);
@@ -116,7 +122,10 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
           tcp.segment(decoded, p.ts, p.fileIndex);
         } else if (decoded.protocol === IPPROTO_UDP) {
           report.udpDatagrams++;
-          udp.datagram(decoded, p.ts, p.fileIndex);
+          const { flow } = udp.datagram(decoded, p.ts, p.fileIndex);
+          if (decoded.srcPort === DNS_PORT || decoded.dstPort === DNS_PORT) {
+            dns.message(decoded.payload, p.ts, { ip: decoded.srcIp, port: decoded.srcPort }, { ip: decoded.dstIp, port: decoded.dstPort }, 'udp', flow.id, p.fileIndex);
+          }
         }
         break;
       case 'held':
@@ -132,6 +141,8 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
         bump(report.damaged, decoded.reason);
         break;
     }
+    // Capture time moves DNS on: unanswered queries and undecided search sequences are reported.
+    if ((report.packets & 0xfff) === 0) dns.tick(p.ts);
     if (opts.onProgress && (report.packets & 0xffff) === 0) opts.onProgress(report.packets, sources[p.fileIndex].name);
   };
   const fileReports = await readCaptures(sources, onPacket);
@@ -139,7 +150,9 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   // Once at the very end, not per file: a datagram split across a file rotation can still complete.
   net.flush();
   tcp.finish(lastTs);
+  dns.finish();
   report.tcp = tcp.stats;
+  report.dns = dns.stats;
   report.udpFlows = udp.size;
   report.decapsulated = net.stats.decapsulated;
   const f = net.stats.fragments;

@@ -1,3 +1,5 @@
+import type { DnsMessage, DnsQuestion, DnsRecordInfo } from './dns-message.js';
+
 /**
  * The transaction record of DESIGN.md: what every dissector emits, what the
  * store keeps and what `--json` and the MCP tools return. Field names are public.
@@ -119,6 +121,35 @@ export interface GrpcDecodedMessage {
   error: string | null;
 }
 
+/** Where a query stood in a Kubernetes search-path sequence (name.ns.svc.cluster.local, name.svc..., ..., name). */
+export interface DnsSearchPath {
+  /** The name the pod asked for, before its resolver appended search suffixes. */
+  base: string;
+  /** expansion: an expected NXDOMAIN on the way; answer: the name that resolved; not-resolved: no suffix worked. */
+  role: 'expansion' | 'answer' | 'not-resolved';
+  resolvedAs: string | null;
+}
+
+export interface DnsInfo {
+  id: number;
+  opcode: string;
+  transport: 'udp' | 'tcp';
+  questions: DnsQuestion[];
+  answers: DnsRecordInfo[];
+  authorities: DnsRecordInfo[];
+  additionals: DnsRecordInfo[];
+  /** Response code by name; null without an answer. */
+  rcode: string | null;
+  flags: DnsMessage['flags'] | null;
+  edns: DnsMessage['edns'];
+  /** Times the query was sent again with the same id before the answer. */
+  retries: number;
+  queryLength: number;
+  responseLength: number;
+  /** Search-path expansion: which name the pod was after, and what this query was in the sequence. */
+  searchPath: DnsSearchPath | null;
+}
+
 export interface StreamRef {
   /** Connection number within the snapshot (see `podcap follow`). */
   id: number;
@@ -145,6 +176,7 @@ export interface TransactionRecord {
   notes: string[];
   http2?: Http2Info;
   grpc?: GrpcInfo;
+  dns?: DnsInfo;
 }
 
 /** What a dissector hands on: the record (without id/snapshot yet) and the raw decoded bodies. */

@@ -4,6 +4,7 @@
  * packets = tcpSegments + udpDatagrams + heldFragments + Σskipped + Σdamaged.
  */
 import { emptyReassemblyStats, type ReassemblyStats } from '../net/tcp-reassembly.js';
+import type { DnsStats } from './dns.js';
 
 export interface AnalysisReport {
   /** Packets read from the capture files. */
@@ -24,6 +25,7 @@ export interface AnalysisReport {
   /** Tunnels taken off to reach the traffic inside, by kind (VXLAN, Geneve, GRE, IPv4-in-IPv4, ...). */
   decapsulated: Record<string, number>;
   tcp: ReassemblyStats;
+  dns: DnsStats;
   /** TCP connections by the protocol found on them. */
   connections: Record<string, number>;
   unrecognisedBytes: number;
@@ -50,6 +52,7 @@ export function emptyReport(): AnalysisReport {
     packets: 0, tcpSegments: 0, udpDatagrams: 0, udpFlows: 0, skipped: {}, damaged: {}, heldFragments: 0, decapsulated: {},
     fragments: { reassembledDatagrams: 0, reassembledFragments: 0, dropped: {}, overlaps: 0, overlapBytes: 0, peakBytesHeld: 0 },
     tcp: emptyReassemblyStats(),
+    dns: { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 },
     connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, damagedFiles: 0, durationMs: 0,
   };
 }

@@ -8,6 +8,8 @@ import { Http1Dissector, type Http1Options, type SwitchKind } from './http1.js';
 import { findMessageStart, http1Start } from './http1-syntax.js';
 import { Http2Dissector, type Http2Options } from './http2.js';
 import { PREFACE, findFrameBoundary } from './http2-frames.js';
+import { DnsTcpDissector, type DnsTracker } from './dns.js';
+import { plausibleDnsHeader } from './dns-message.js';
 import type { TransactionSink } from './record.js';
 
 export interface TcpDissectStats {
@@ -47,6 +49,7 @@ class Router implements StreamHandler {
     private readonly sink: TransactionSink,
     private readonly opts: TcpDissectOptions,
     private readonly stats: TcpDissectStats,
+    private readonly dns: DnsTracker | null,
     /** "" for a connection, "tunnel: " for what a CONNECT or Upgrade carries. */
     private readonly label = '',
   ) {}
@@ -88,6 +91,11 @@ class Router implements StreamHandler {
   private detect(dir: Dir): void {
     if (this.verdict[dir] === 'no') return this.scanMidstream(dir);
     const bytes = this.dirBytes(dir);
+    if (this.dns && (this.conn.server.port === 53 || this.conn.client.port === 53)) {
+      // DNS over TCP: a two-byte length, then a DNS header.
+      if (bytes.length < 14) return;
+      if (plausibleDnsHeader(bytes.subarray(2))) return this.attachDns(this.dns);
+    }
     const n = Math.min(bytes.length, PREFACE.length);
     if (bytes.subarray(0, n).equals(PREFACE.subarray(0, n))) {
       // HTTP/2 with prior knowledge: the client's first bytes are the connection preface.
@@ -126,6 +134,13 @@ class Router implements StreamHandler {
     for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
   }
 
+  private attachDns(tracker: DnsTracker): void {
+    const d = new DnsTcpDissector(this.conn, tracker, () => this.conn.files[0] ?? 0);
+    this.target = d;
+    this.count('dns');
+    for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
+  }
+
   /**
    * The connection's client: from the direction that sent the preface, else (mid-stream) the
    * reassembler's guess, which the HTTP/2 dissector corrects from the first decoded headers.
@@ -142,7 +157,7 @@ class Router implements StreamHandler {
    * HTTP/2 with the upgrading request as stream 1; another Upgrade is counted and dropped.
    */
   private afterSwitch(how: SwitchKind, requestDir: Dir): StreamHandler | null {
-    if (how.kind === 'connect') return new Router(this.conn, this.sink, this.opts, this.stats, 'tunnel: ');
+    if (how.kind === 'connect') return new Router(this.conn, this.sink, this.opts, this.stats, this.dns, 'tunnel: ');
     if (how.protocol === 'h2c') {
       this.count('http2 (h2c upgrade)');
       return new Http2Dissector(this.conn, this.sink, this.opts.http2, { clientDir: requestDir, mode: 'upgrade', upgraded: how.request ?? undefined });
@@ -171,7 +186,7 @@ class Router implements StreamHandler {
 /** Another file's view of a connection already dissected (through a NAT): counted, not dissected twice. */
 const DUPLICATE_VIEW: StreamHandler = { data() {}, gap() {}, end() {} };
 
-export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats): StreamFactory {
+export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats, dns: DnsTracker | null = null): StreamFactory {
   return (conn) => {
     if (conn.duplicateOf !== null) {
       const kind = `duplicate of connection ${conn.duplicateOf} (seen by another node through NAT)`;
@@ -179,6 +194,6 @@ export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions,
       stats.byConnection?.set(conn.id, kind);
       return DUPLICATE_VIEW;
     }
-    return new Router(conn, sink, opts, stats);
+    return new Router(conn, sink, opts, stats, dns);
   };
 }

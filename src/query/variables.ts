@@ -94,6 +94,7 @@ export const VARIABLES: FilterVariable[] = [
   { name: 'id', type: 'string', description: 'transaction id', example: 'id == "3f9a1c2e-17"', podcap: true },
   { name: 'grpc_service', type: 'string', description: 'gRPC service (package.Service from :path)', example: 'grpc_service == "payments.v1.Payments"', podcap: true },
   { name: 'dns_rcode', type: 'string', description: 'DNS response code by name', example: 'dns_rcode == "NXDOMAIN"', podcap: true },
+  { name: 'dns_search_expansion', type: 'bool', description: 'an expected NXDOMAIN: one step of a Kubernetes search-path expansion that went on to resolve', example: 'dns && dns_rcode == "NXDOMAIN" && !dns_search_expansion', podcap: true },
   { name: 'request.body', type: 'string', description: 'decoded request body as text (first 64 KiB)', example: 'request.body.contains("card_number")', podcap: true },
   { name: 'response.body', type: 'string', description: 'decoded response body as text (first 64 KiB)', example: 'response.body.contains("timeout")', podcap: true },
   { name: 'stream_id', type: 'int', description: 'connection number within the snapshot', example: 'stream_id == 12', podcap: true },
@@ -211,15 +212,16 @@ export function rootValue(root: string, r: TransactionRecord, body: BodyText): V
     case 'grpc_method': return r.grpc?.method ?? '';
     case 'grpc_status': return r.protocol === 'grpc' ? BigInt(r.status) : -1n;
     case 'grpc_service': return r.grpc?.service ?? '';
-    case 'dns_questions':
-    case 'dns_answers':
-    case 'dns_question_types': return [];
-    case 'dns_request':
-    case 'dns_response': return false;
-    case 'dns_request_length':
-    case 'dns_response_length':
-    case 'dns_total_size': return 0n;
-    case 'dns_rcode': return '';
+    case 'dns_questions': return r.dns ? r.dns.questions.map((q) => q.name) : [];
+    case 'dns_answers': return r.dns ? r.dns.answers.map((a) => a.data) : [];
+    case 'dns_question_types': return r.dns ? r.dns.questions.map((q) => q.type) : [];
+    case 'dns_request': return r.dns ? r.dns.queryLength > 0 : false;
+    case 'dns_response': return r.dns ? r.dns.rcode !== null : false;
+    case 'dns_request_length': return BigInt(r.dns?.queryLength ?? 0);
+    case 'dns_response_length': return BigInt(r.dns?.responseLength ?? 0);
+    case 'dns_total_size': return BigInt((r.dns?.queryLength ?? 0) + (r.dns?.responseLength ?? 0));
+    case 'dns_rcode': return r.dns?.rcode ?? '';
+    case 'dns_search_expansion': return r.dns?.searchPath?.role === 'expansion';
     case 'src': return endpointValue(r.src);
     case 'dst': return endpointValue(r.dst);
     case 'namespaces': return uniq([r.src.namespace, r.dst.namespace]);

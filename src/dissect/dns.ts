@@ -1,0 +1,381 @@
+/**
+ * DNS over UDP and TCP: queries paired with their answers (by client, server, id
+ * and question), retransmissions folded into one transaction with a retry
+ * count, unanswered queries reported as such, and Kubernetes search-path
+ * expansion recognised: the NXDOMAIN answers a pod gets for name.ns.svc.cluster.local,
+ * name.svc.cluster.local, ... before the name that resolves are expected, not
+ * failures; a name that resolves under no suffix is a real failure.
+ */
+import type { CloseReason, Dir, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
+import { parseDnsMessage, plausibleDnsHeader, rcodeName, type DnsMessage, type DnsQuestion, type DnsRecordInfo } from './dns-message.js';
+import { endpoint, type DnsInfo, type DnsSearchPath, type TransactionSink } from './record.js';
+
+export interface DnsOptions {
+  /** The cluster's DNS domain, for recognising search-path expansion. */
+  clusterDomain: string;
+  /** Capture time (µs) a query waits for its answer before it is reported unanswered. */
+  answerTimeoutUs: number;
+  /** Capture time (µs) an expansion NXDOMAIN waits for the rest of its search sequence. */
+  expansionWindowUs: number;
+  /** Queries waiting for answers at once; past it the oldest is reported unanswered. */
+  maxPending: number;
+}
+
+export const DEFAULT_DNS_OPTIONS: DnsOptions = {
+  clusterDomain: 'cluster.local',
+  answerTimeoutUs: 10e6,
+  expansionWindowUs: 5e6,
+  maxPending: 100_000,
+};
+
+export interface DnsStats {
+  queries: number;
+  responses: number;
+  /** Answers whose query was not captured (kept as transactions, noted). */
+  unmatchedResponses: number;
+  retries: number;
+  /** The same datagram captured on another node: dropped. */
+  duplicates: number;
+  /** Messages too short or too damaged to pair. */
+  malformed: number;
+}
+
+interface Peer {
+  ip: string;
+  port: number;
+}
+
+interface Exchange {
+  key: string;
+  client: Peer;
+  server: Peer;
+  transport: 'udp' | 'tcp';
+  streamId: number;
+  file: number;
+  firstTs: number;
+  query: DnsMessage | null;
+  response: DnsMessage | null;
+  responseTs: number | null;
+  retries: number;
+  notes: string[];
+  /** Set when the search-path logic has decided about this answer. */
+  searchPath: DnsSearchPath | null;
+  emitted: boolean;
+}
+
+interface Expansion {
+  firstTs: number;
+  held: Exchange[];
+}
+
+function questionKey(q: DnsQuestion | undefined): string {
+  return q ? `${q.name.toLowerCase()}|${q.type}|${q.class}` : '-';
+}
+
+export class DnsTracker {
+  private readonly pending = new Map<string, Exchange>();
+  /** Recently completed exchanges by client side, to recognise another node's copy. */
+  private readonly recent = new Map<string, { ts: number; file: number }>();
+  private readonly expansions = new Map<string, Expansion>();
+  readonly stats: DnsStats = { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 };
+  private readonly svcSuffix: string;
+  private readonly domainSuffix: string;
+
+  constructor(private readonly sink: TransactionSink, private readonly opts: DnsOptions = DEFAULT_DNS_OPTIONS) {
+    const d = opts.clusterDomain.toLowerCase().replace(/^\.|\.$/g, '');
+    this.svcSuffix = `.svc.${d}`;
+    this.domainSuffix = `.${d}`;
+  }
+
+  /** One DNS message from `from` to `to`. */
+  message(bytes: Buffer, ts: number, from: Peer, to: Peer, transport: 'udp' | 'tcp', streamId: number, file: number): void {
+    const msg = parseDnsMessage(bytes);
+    if (!msg) {
+      this.stats.malformed++;
+      return;
+    }
+    if (!msg.response) this.query(msg, ts, from, to, transport, streamId, file);
+    else this.answer(msg, ts, from, to, transport, streamId, file);
+  }
+
+  private keyOf(client: Peer, server: Peer, msg: DnsMessage): string {
+    return `${client.ip}|${client.port}|${server.ip}|${server.port}|${msg.id}|${questionKey(msg.questions[0])}`;
+  }
+
+  /** A query as the client sent it, whatever server address each node saw it going to (a Service's DNAT). */
+  private clientKey(client: Peer, msg: DnsMessage): string {
+    return `${client.ip}|${client.port}|${msg.id}|${questionKey(msg.questions[0])}|${msg.response ? 'r' : 'q'}`;
+  }
+
+  /** Another file's copy of a message seen moments ago is a duplicate (a second node's capture). */
+  private duplicate(client: Peer, msg: DnsMessage, ts: number, file: number): boolean {
+    const k = this.clientKey(client, msg);
+    const seen = this.recent.get(k);
+    if (seen && seen.file !== file && Math.abs(ts - seen.ts) < 2e6) {
+      this.stats.duplicates++;
+      return true;
+    }
+    this.recent.set(k, { ts, file });
+    return false;
+  }
+
+  private query(msg: DnsMessage, ts: number, client: Peer, server: Peer, transport: 'udp' | 'tcp', streamId: number, file: number): void {
+    if (transport === 'udp' && this.duplicate(client, msg, ts, file)) return;
+    this.stats.queries++;
+    const key = this.keyOf(client, server, msg);
+    const open = this.pending.get(key);
+    if (open) {
+      // The same id and question again before an answer: a retransmission, not a new lookup.
+      open.retries++;
+      this.stats.retries++;
+      return;
+    }
+    if (this.pending.size >= this.opts.maxPending) {
+      const oldest = this.pending.values().next().value as Exchange;
+      oldest.notes.push(`no response (evicted: more than ${this.opts.maxPending} queries waiting)`);
+      this.complete(oldest);
+    }
+    if (msg.error) this.stats.malformed++;
+    this.pending.set(key, {
+      key, client, server, transport, streamId, file, firstTs: ts, query: msg, response: null, responseTs: null,
+      retries: 0, notes: msg.error ? [`query: ${msg.error}`] : [], searchPath: null, emitted: false,
+    });
+  }
+
+  private answer(msg: DnsMessage, ts: number, server: Peer, client: Peer, transport: 'udp' | 'tcp', streamId: number, file: number): void {
+    if (transport === 'udp' && this.duplicate(client, msg, ts, file)) return;
+    this.stats.responses++;
+    const key = this.keyOf(client, server, msg);
+    let x = this.pending.get(key);
+    if (x) this.pending.delete(key);
+    else {
+      this.stats.unmatchedResponses++;
+      x = {
+        key, client, server, transport, streamId, file, firstTs: ts, query: null, response: null, responseTs: null,
+        retries: 0, notes: ['query not captured'], searchPath: null, emitted: false,
+      };
+    }
+    x.response = msg;
+    x.responseTs = ts;
+    if (msg.error) {
+      this.stats.malformed++;
+      x.notes.push(`response: ${msg.error}`);
+    }
+    this.complete(x);
+  }
+
+  /** Names a query may be the search-path expansion of: itself and itself without each cluster suffix. */
+  private bases(name: string): string[] {
+    const n = name.toLowerCase().replace(/\.$/, '');
+    const out = [n];
+    if (n.endsWith(this.svcSuffix)) {
+      const head = n.slice(0, -this.svcSuffix.length);
+      out.push(head);
+      const dot = head.lastIndexOf('.');
+      if (dot > 0) out.push(head.slice(0, dot));
+    }
+    if (n.endsWith(this.domainSuffix)) out.push(n.slice(0, -this.domainSuffix.length));
+    return out;
+  }
+
+  private inCluster(name: string): boolean {
+    const n = name.toLowerCase().replace(/\.$/, '');
+    return n.endsWith(this.domainSuffix);
+  }
+
+  /** An exchange is complete (answered, or given up): decide what it means in its search sequence, then emit. */
+  private complete(x: Exchange): void {
+    const q = (x.query ?? x.response)?.questions[0];
+    const rcode = x.response?.rcode ?? null;
+    if (!q || rcode === null) {
+      this.emit(x);
+      return;
+    }
+    const bases = this.bases(q.name);
+    const prefix = `${x.client.ip}|`;
+    if (rcode === 3 && this.inCluster(q.name)) {
+      // Likely one step of a search sequence: hold it until the sequence tells.
+      for (const b of bases.slice(1)) {
+        const k = prefix + b;
+        let e = this.expansions.get(k);
+        if (!e) {
+          e = { firstTs: x.firstTs, held: [] };
+          this.expansions.set(k, e);
+        }
+        e.held.push(x);
+      }
+      if (bases.length > 1) return;
+    }
+    if (rcode === 0) {
+      // Found: the NXDOMAINs before it in its sequence were expected.
+      for (const b of bases) {
+        const e = this.expansions.get(prefix + b);
+        if (!e) continue;
+        this.expansions.delete(prefix + b);
+        for (const h of e.held) {
+          if (h.emitted || h === x) continue;
+          h.searchPath = { base: b, role: 'expansion', resolvedAs: q.name };
+          this.emit(h);
+        }
+        if (e.held.some((h) => h !== x)) x.searchPath = { base: b, role: 'answer', resolvedAs: q.name };
+      }
+    } else if (rcode === 3) {
+      // The name as given failed too: the whole sequence failed.
+      const e = this.expansions.get(prefix + bases[0]);
+      if (e) {
+        this.expansions.delete(prefix + bases[0]);
+        x.searchPath = { base: bases[0], role: 'not-resolved', resolvedAs: null };
+        for (const h of e.held) {
+          if (h.emitted) continue;
+          h.searchPath = { base: bases[0], role: 'not-resolved', resolvedAs: null };
+          this.emit(h);
+        }
+      }
+    }
+    this.emit(x);
+  }
+
+  /** Let capture time pass: unanswered queries and undecided sequences past their windows are reported. */
+  tick(now: number): void {
+    for (const [k, x] of this.pending) {
+      if (now - x.firstTs < this.opts.answerTimeoutUs) break;
+      this.pending.delete(k);
+      this.complete(x);
+    }
+    for (const [k, e] of this.expansions) {
+      if (now - e.firstTs < this.opts.expansionWindowUs) continue;
+      this.expansions.delete(k);
+      this.flushExpansion(e);
+    }
+    for (const [k, r] of this.recent) {
+      if (now - r.ts < 5e6) break;
+      this.recent.delete(k);
+    }
+  }
+
+  /** End of capture: everything still waiting is reported. */
+  finish(): void {
+    for (const x of this.pending.values()) this.complete(x);
+    this.pending.clear();
+    for (const e of this.expansions.values()) this.flushExpansion(e);
+    this.expansions.clear();
+  }
+
+  /** A held sequence that never resolved within its window: its NXDOMAINs are real. */
+  private flushExpansion(e: Expansion): void {
+    for (const h of e.held) {
+      if (h.emitted) continue;
+      const q = (h.query ?? h.response)?.questions[0];
+      h.searchPath = { base: q ? this.bases(q.name)[1] ?? q.name : '', role: 'not-resolved', resolvedAs: null };
+      this.emit(h);
+    }
+  }
+
+  private emit(x: Exchange): void {
+    if (x.emitted) return;
+    x.emitted = true;
+    const q = x.query ?? x.response!;
+    const r = x.response;
+    const question = q.questions[0];
+    const notes = [...x.notes];
+    if (!r) notes.push('no response');
+    if (x.retries > 0) notes.push(`query sent ${x.retries + 1} times`);
+    if (r?.flags.truncated) notes.push('answer truncated (TC): the client should retry over TCP');
+    const sp = x.searchPath;
+    let expected = false;
+    if (sp?.role === 'expansion') {
+      expected = true;
+      notes.push(`expected NXDOMAIN: search-path expansion of "${sp.base}" (resolved as ${sp.resolvedAs})`);
+    } else if (sp?.role === 'not-resolved') {
+      notes.push(`"${sp.base}" resolved under no search suffix`);
+    } else if (sp?.role === 'answer') {
+      notes.push(`resolved after search-path expansion of "${sp.base}"`);
+    }
+    const rcode = r ? r.rcode : 0;
+    const qname = question?.name ?? '';
+    const qtype = question?.type ?? '';
+    const queryLength = x.query?.length ?? 0;
+    const responseLength = r?.length ?? 0;
+    const dns: DnsInfo = {
+      id: q.id,
+      opcode: q.opcode,
+      transport: x.transport,
+      questions: q.questions,
+      answers: r?.answers ?? [],
+      authorities: r?.authorities ?? [],
+      additionals: r?.additionals ?? [],
+      rcode: r ? rcodeName(r.rcode) : null,
+      flags: r?.flags ?? x.query?.flags ?? null,
+      edns: r?.edns ?? x.query?.edns ?? null,
+      retries: x.retries,
+      queryLength,
+      responseLength,
+      searchPath: sp,
+    };
+    this.sink({
+      record: {
+        protocol: 'dns',
+        timestamp: x.firstTs,
+        elapsedTime: r && x.responseTs !== null ? (x.responseTs - x.firstTs) / 1000 : null,
+        responseTimestamp: r ? x.responseTs : null,
+        src: endpoint(x.client.ip, x.client.port),
+        dst: endpoint(x.server.ip, x.server.port),
+        stream: { id: x.streamId, transport: x.transport },
+        request: {
+          method: qtype, url: qname, path: qname, query: '', version: 'DNS', headers: [], headersSize: 0,
+          bodySize: queryLength, wireBodySize: queryLength, contentEncoding: null, body: null,
+        },
+        response: r
+          ? {
+              status: rcode, statusText: rcodeName(rcode), version: 'DNS', headers: [], headersSize: 0,
+              bodySize: responseLength, wireBodySize: responseLength, contentEncoding: null, body: null,
+            }
+          : null,
+        status: rcode,
+        failed: !r || (rcode !== 0 && !expected),
+        notes,
+        dns,
+      },
+      requestBody: null,
+      responseBody: null,
+    });
+  }
+}
+
+/** DNS over TCP: two-byte length-prefixed messages in each direction (RFC 1035 4.2.2), several per connection. */
+export class DnsTcpDissector implements StreamHandler {
+  private readonly bufs: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
+  private readonly broken: [boolean, boolean] = [false, false];
+
+  constructor(private readonly conn: TcpConnection, private readonly tracker: DnsTracker, private readonly file: () => number) {}
+
+  data(dir: Dir, bytes: Buffer, ts: number): void {
+    if (this.broken[dir]) {
+      // After a gap, clients write each message in one piece: a segment that starts like one resumes the stream.
+      if (bytes.length < 14 || !plausibleDnsHeader(bytes.subarray(2))) return;
+      this.broken[dir] = false;
+    }
+    let b = this.bufs[dir].length ? Buffer.concat([this.bufs[dir], bytes]) : bytes;
+    const from = dir === 0 ? this.conn.client : this.conn.server;
+    const to = dir === 0 ? this.conn.server : this.conn.client;
+    while (b.length >= 2) {
+      const len = b.readUInt16BE(0);
+      if (b.length < 2 + len) break;
+      this.tracker.message(b.subarray(2, 2 + len), ts, from, to, 'tcp', this.conn.id, this.file());
+      b = b.subarray(2 + len);
+    }
+    // Only the unfinished message is kept, copied: the input is a view into a capture chunk.
+    this.bufs[dir] = Buffer.from(b);
+  }
+
+  gap(dir: Dir): void {
+    // Message boundaries are lost with the bytes, until a segment starts like a message again.
+    this.broken[dir] = true;
+    this.bufs[dir] = Buffer.alloc(0);
+  }
+
+  end(_reason: CloseReason, _ts: number): void {
+    this.bufs[0] = Buffer.alloc(0);
+    this.bufs[1] = Buffer.alloc(0);
+  }
+}
