@@ -77,7 +77,9 @@ function grpcLines(r: TransactionRecord): string[] {
     if (m.json !== null) out.push(...JSON.stringify(m.json, null, 2).split('\n').map((l) => `    ${l}`));
   }
   const shown = g.decoded?.length ?? 0;
-  if (g.messages.length > shown) out.push(`  ... ${g.messages.length - shown} more messages`);
+  // `messages` lists only the first ones (maxMessagesPerCall): the counts are the call's own.
+  const total = g.requestMessages + g.responseMessages;
+  if (total > shown) out.push(`  ... ${total - shown} more messages`);
   return out;
 }
 

@@ -103,8 +103,14 @@ export function plausibleFrame(h: FrameHeader, maxFrame: number): boolean {
  * plausible frames follow one another (the last may be incomplete), or -1.
  * Default frame size (16 KiB) bounds lengths: that is what peers use unless they
  * negotiated more, which a mid-stream capture cannot know.
+ *
+ * `knownHttp2`: the connection is already known to speak HTTP/2 (the other
+ * direction is in sync), so one whole HEADERS frame ending exactly where the
+ * bytes end is enough. A client sending GETs sends nothing but one HEADERS
+ * frame per request; waiting for three would let the answers go out as
+ * "request not captured" and the requests be dropped later as late frames.
  */
-export function findFrameBoundary(b: Buffer, minFrames = 3, maxFrame = 16384, searchLimit = 64 * 1024): number {
+export function findFrameBoundary(b: Buffer, minFrames = 3, maxFrame = 16384, searchLimit = 64 * 1024, knownHttp2 = false): number {
   const limit = Math.min(b.length - FRAME_HEADER, searchLimit);
   for (let start = 0; start <= limit; start++) {
     let off = start;
@@ -115,8 +121,10 @@ export function findFrameBoundary(b: Buffer, minFrames = 3, maxFrame = 16384, se
     let control = false;
     let fullData = true;
     let firstStream = -1;
+    let first: FrameHeader | null = null;
     while (off + FRAME_HEADER <= b.length) {
       const h = readFrameHeader(b, off);
+      first ??= h;
       if (!plausibleFrame(h, maxFrame)) {
         ok = false;
         break;
@@ -133,6 +141,9 @@ export function findFrameBoundary(b: Buffer, minFrames = 3, maxFrame = 16384, se
     // Every header we could read was plausible, and either enough frames chained or the data ran out exactly at a boundary.
     const chained = frames >= minFrames || (frames >= 2 && off === b.length);
     if (ok && chained && (control || fullData)) return start;
+    // Exact length to the end, END_HEADERS set and no undefined flag: a chance match is about 2^-29 per offset.
+    if (ok && knownHttp2 && frames === 1 && off === b.length && first !== null && first.type === FRAME.HEADERS &&
+        (first.flags & FLAG.END_HEADERS) !== 0 && (first.flags & ~(FLAG.END_STREAM | FLAG.END_HEADERS | FLAG.PADDED | FLAG.PRIORITY)) === 0) return start;
   }
   return -1;
 }

@@ -45,6 +45,10 @@ export interface UpgradedRequest {
   startTs: number;
 }
 
+/** Frames that belong to a stream: on stream 0 they are malformed. */
+const STREAM_FRAMES = new Set<number>([FRAME.DATA, FRAME.HEADERS, FRAME.PRIORITY, FRAME.RST_STREAM, FRAME.PUSH_PROMISE, FRAME.CONTINUATION]);
+const FRAME_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+
 /** Bytes kept per direction while looking for a frame boundary after a gap or a mid-stream start. */
 const RESYNC_WINDOW = 256 * 1024;
 
@@ -127,10 +131,14 @@ function grpcTimeoutUs(h: HeaderList | null): number | null {
 
 /**
  * The grpc-status of trailers whose names HPACK could not recover: gRPC servers
- * send grpc-status first, so an unnamed first field holding a status number is it.
+ * send grpc-status first (after :status and content-type in a trailers-only
+ * response), so an unnamed first field holding a status number is it. Only when
+ * no field of the block was lost outright (`lost`): one lost before it may have
+ * been grpc-status, and the unnamed field metadata that happens to be a number.
  */
-function inferredGrpcStatus(trailers: HeaderList | null): number | null {
-  const first = trailers?.[0];
+function inferredGrpcStatus(trailers: HeaderList | null, lost: number): number | null {
+  if (!trailers || lost > 0) return null;
+  const first = trailers.find(([n]) => n !== 'content-type' && (!n.startsWith(':') || n.startsWith(':unknown-name-')));
   if (!first || !first[0].startsWith(':unknown-name-') || !/^\d{1,2}$/.test(first[1])) return null;
   const n = Number(first[1]);
   return n <= 16 ? n : null;
@@ -163,6 +171,8 @@ export class Http2Dissector implements StreamHandler {
   /** Set until the first decoded header block confirms (or corrects) which side is the client. */
   private rolesUnsure: boolean;
   private goaway: { lastStreamId: number; code: string; by: 'client' | 'server' } | null = null;
+  /** Fields of each decoded header block left out because their dynamic-table entry was never seen; follows the list if roles are swapped. */
+  private readonly lostFields = new WeakMap<HeaderList, number>();
   private emittedAny = false;
 
   constructor(
@@ -185,6 +195,9 @@ export class Http2Dissector implements StreamHandler {
       s.requestEnded = true;
       if (start.upgraded.body) s.requestBody.add(start.upgraded.body);
       s.notes.push('upgraded from HTTP/1.1 (h2c)');
+      // RFC 7540 section 3.2.1: the HTTP2-Settings header (base64url SETTINGS payload) is the client's first SETTINGS.
+      const announced = headerValue(start.upgraded.headers, 'http2-settings');
+      if (announced) this.settings(Buffer.from(announced.trim(), 'base64url'), true);
     }
   }
 
@@ -321,7 +334,9 @@ export class Http2Dissector implements StreamHandler {
         case 'resync': {
           const buf = side.buf.length ? Buffer.concat([side.buf, bytes.subarray(i)]) : bytes.subarray(i);
           i = bytes.length;
-          const at = findFrameBoundary(buf);
+          // Once the other direction is in sync the connection is HTTP/2 for sure: less evidence will do.
+          const other = this.sides[1 - dir];
+          const at = findFrameBoundary(buf, 3, 16384, 64 * 1024, other.state !== 'resync');
           if (at < 0) {
             side.buf = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_WINDOW)));
             break;
@@ -340,11 +355,18 @@ export class Http2Dissector implements StreamHandler {
     side.header = h;
     if (h.length > Math.max(side.maxFrame, 16384) && h.type !== FRAME.DATA) {
       // Bigger than any frame the receiver allowed: skip it, whatever it is.
-      this.noteOpen(`${h.length}-byte frame of type ${h.type} larger than allowed: skipped`);
+      const note = `${h.length}-byte frame of type ${h.type} larger than allowed: skipped`;
       if (h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION || h.type === FRAME.PUSH_PROMISE) side.loseHistory();
-      side.skipLeft = h.length;
-      side.state = h.length > 0 ? 'skip' : 'header';
-      return;
+      // Its header is sound (we skip by its length): a HEADERS frame still opens or ends its stream.
+      if (h.type === FRAME.HEADERS && h.streamId !== 0) this.undecodedBlock(h.streamId, (h.flags & FLAG.END_STREAM) !== 0, fromClient, ts, note);
+      else this.noteOpen(note);
+      return this.skip(side, h.length);
+    }
+    if (h.streamId === 0 && STREAM_FRAMES.has(h.type)) {
+      // A stream's frame on stream 0 (a connection error for the receiver): skipped, never a transaction.
+      this.malformed(h, `${FRAME_NAMES[h.type]} on stream 0`);
+      if (h.type === FRAME.HEADERS || h.type === FRAME.CONTINUATION || h.type === FRAME.PUSH_PROMISE) side.loseHistory();
+      return this.skip(side, h.length);
     }
     if (h.type === FRAME.DATA) {
       this.touch(h.streamId, ts);
@@ -369,6 +391,11 @@ export class Http2Dissector implements StreamHandler {
       return;
     }
     side.state = 'frame';
+  }
+
+  private skip(side: Side, length: number): void {
+    side.skipLeft = length;
+    side.state = length > 0 ? 'skip' : 'header';
   }
 
   /** The end of a DATA frame's payload: skip its padding, honour END_STREAM. */
@@ -397,21 +424,27 @@ export class Http2Dissector implements StreamHandler {
     switch (h.type) {
       case FRAME.HEADERS:
       case FRAME.PUSH_PROMISE: {
+        const bad = (why: string): void => {
+          // The block is lost, and with it whatever it inserted into the HPACK table.
+          side.loseHistory();
+          if (h.type === FRAME.HEADERS) this.undecodedBlock(h.streamId, (h.flags & FLAG.END_STREAM) !== 0, fromClient, ts, `malformed frame: ${why}`);
+          else this.malformed(h, why);
+        };
         let off = 0;
         let end = payload.length;
         if (h.flags & FLAG.PADDED) {
-          if (payload.length < 1) return this.malformed(h, 'padded frame without a pad length');
+          if (payload.length < 1) return bad('padded frame without a pad length');
           end -= payload[0];
           off = 1;
         }
         let promisedId = 0;
         if (h.type === FRAME.HEADERS && h.flags & FLAG.PRIORITY) off += 5;
         if (h.type === FRAME.PUSH_PROMISE) {
-          if (end - off < 4) return this.malformed(h, 'PUSH_PROMISE too short');
+          if (end - off < 4) return bad('PUSH_PROMISE too short');
           promisedId = payload.readUInt32BE(off) & 0x7fffffff;
           off += 4;
         }
-        if (end < off) return this.malformed(h, 'padding longer than the frame');
+        if (end < off) return bad('padding longer than the frame');
         if (side.block) this.noteOpen(`header block on stream ${side.block.streamId} interrupted before END_HEADERS`);
         side.block = {
           streamId: h.streamId, type: h.type, endStream: (h.flags & FLAG.END_STREAM) !== 0, promisedId, ts,
@@ -429,7 +462,8 @@ export class Http2Dissector implements StreamHandler {
         this.blockPart(side, payload, (h.flags & FLAG.END_HEADERS) !== 0, fromClient);
         return;
       case FRAME.RST_STREAM: {
-        if (payload.length < 4) return this.malformed(h, 'RST_STREAM too short');
+        // Any other length is a FRAME_SIZE_ERROR (RFC 9113 section 6.4): not a reset we can read.
+        if (payload.length !== 4) return this.malformed(h, `RST_STREAM of ${payload.length} bytes, not 4`);
         const s = this.touch(h.streamId, ts);
         s.resetCode = errorName(payload.readUInt32BE(0));
         s.resetBy = fromClient ? 'client' : 'server';
@@ -439,14 +473,7 @@ export class Http2Dissector implements StreamHandler {
       }
       case FRAME.SETTINGS: {
         if (h.flags & FLAG.ACK) return;
-        // What one side announces bounds what the other side's encoder and frames may use.
-        const peer = this.sides[(fromClient ? 1 - this.clientDir : this.clientDir) as Dir];
-        for (let o = 0; o + 6 <= payload.length; o += 6) {
-          const id = payload.readUInt16BE(o);
-          const value = payload.readUInt32BE(o + 2);
-          if (id === SETTINGS.HEADER_TABLE_SIZE) peer.hpack.setMaxTableSize(value);
-          else if (id === SETTINGS.MAX_FRAME_SIZE && value >= 16384 && value < 1 << 24) peer.maxFrame = value;
-        }
+        this.settings(payload, fromClient);
         return;
       }
       case FRAME.GOAWAY: {
@@ -477,6 +504,29 @@ export class Http2Dissector implements StreamHandler {
     }
   }
 
+  /** SETTINGS parameters: what one side announces bounds what the other side's encoder and frames may use. */
+  private settings(payload: Buffer, fromClient: boolean): void {
+    const peer = this.sides[(fromClient ? 1 - this.clientDir : this.clientDir) as Dir];
+    for (let o = 0; o + 6 <= payload.length; o += 6) {
+      const id = payload.readUInt16BE(o);
+      const value = payload.readUInt32BE(o + 2);
+      if (id === SETTINGS.HEADER_TABLE_SIZE) peer.hpack.setMaxTableSize(value);
+      else if (id === SETTINGS.MAX_FRAME_SIZE && value >= 16384 && value < 1 << 24) peer.maxFrame = value;
+    }
+  }
+
+  /**
+   * A header block that could not be decoded (too large, malformed): the stream
+   * still exists, a request was still sent (only its fields are unknown, so not
+   * "request not captured"), and END_STREAM still ends that side.
+   */
+  private undecodedBlock(id: number, endStream: boolean, fromClient: boolean, ts: number, note: string): void {
+    const s = this.touch(id, ts);
+    s.notes.push(note);
+    if (fromClient && !s.requestHeaders) s.requestHeaders = [];
+    if (endStream) this.endOf(id, fromClient, ts);
+  }
+
   private malformed(h: FrameHeader, why: string): void {
     const s = this.streams.get(h.streamId);
     if (s) s.notes.push(`malformed frame: ${why}`);
@@ -493,8 +543,9 @@ export class Http2Dissector implements StreamHandler {
 
   private blockPart(side: Side, part: Buffer, endHeaders: boolean, fromClient: boolean): void {
     const b = side.block!;
+    // Counted even once dropped: the note says how large the block really was.
+    b.size += part.length;
     if (!b.dropped) {
-      b.size += part.length;
       if (b.size > this.opts.maxHeaderBlock) {
         b.dropped = true;
         b.parts = [];
@@ -506,10 +557,10 @@ export class Http2Dissector implements StreamHandler {
     if (!endHeaders) return;
     side.block = null;
     if (b.dropped) {
-      const s = this.touch(b.streamId, b.ts);
-      s.notes.push(`header block of ${b.size} bytes larger than ${this.opts.maxHeaderBlock}: not decoded`);
       side.loseHistory();
-      if (b.endStream) this.endOf(b.streamId, fromClient, b.ts);
+      const note = `header block of ${b.size} bytes larger than ${this.opts.maxHeaderBlock}: not decoded`;
+      if (b.type === FRAME.HEADERS) this.undecodedBlock(b.streamId, b.endStream, fromClient, b.ts, note);
+      else this.touch(b.streamId, b.ts).notes.push(note);
       return;
     }
     const result = side.hpack.decode(b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts));
@@ -548,6 +599,7 @@ export class Http2Dissector implements StreamHandler {
     if (this.rolesUnsure && this.settleRoles(result.headers, fromClient)) fromClient = !fromClient;
     const s = this.touch(id, ts);
     s.undecodedFields += result.missing.length;
+    this.lostFields.set(result.headers, result.missing.filter((m) => m.kind === 'indexed').length);
     if (result.error) s.notes.push(`header block could not be fully decoded (${result.error})`);
     if (fromClient) {
       if (!s.requestHeaders) {
@@ -559,6 +611,14 @@ export class Http2Dissector implements StreamHandler {
           // The content-type was in HPACK history we never saw; a POST to /pkg.Service/Method is gRPC's shape.
           this.startGrpc(s);
           s.notes.push('gRPC inferred from :path (content-type not decodable)');
+        }
+        const g = this.goaway;
+        if (g && g.by === 'server' && id > g.lastStreamId && id % 2 === 1) {
+          // Opened as the server's GOAWAY was on its way (it crossed it): the server ignores it, so it is refused.
+          s.resetCode = `GOAWAY ${g.code}`;
+          s.resetBy = 'server';
+          this.emit(s, ts);
+          return;
         }
       } else s.requestTrailers = result.headers;
       if (endStream) this.endOf(id, true, ts);
@@ -706,7 +766,7 @@ export class Http2Dissector implements StreamHandler {
       let grpcStatus = rawStatus !== null && /^\d+$/.test(rawStatus) ? Number(rawStatus) : null;
       let undecided = false;
       if (grpcStatus === null && s.undecodedFields > 0) {
-        grpcStatus = inferredGrpcStatus(statusFrom);
+        grpcStatus = inferredGrpcStatus(statusFrom, statusFrom ? (this.lostFields.get(statusFrom) ?? 0) : 0);
         if (grpcStatus !== null) notes.push('grpc-status read from an unnamed trailer (HPACK history before the capture)');
         else if (s.responseEnded && !s.resetCode) undecided = true;
       }
