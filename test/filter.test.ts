@@ -18,7 +18,7 @@ function call(over: Partial<TransactionRecord> & { method?: string; path?: strin
     elapsedTime: 300,
     responseTimestamp: Date.parse('2026-11-20T10:30:00.300Z') * 1000,
     src: { ...endpoint('10.0.0.5', 43210), name: 'frontend-7d9f', namespace: 'production', kind: 'pod', workload: { kind: 'Deployment', name: 'frontend' }, labels: { app: 'frontend' }, node: 'node-a' },
-    dst: { ...endpoint('10.0.0.9', 8080), name: 'orders', namespace: 'production', kind: 'service' },
+    dst: { ...endpoint('10.0.0.9', 8080), name: 'orders', namespace: 'production', kind: 'service', service: { name: 'orders', namespace: 'production' } },
     stream: { id: 3, transport: 'tcp' },
     request: {
       method: over.method ?? 'GET', url: query ? `${path}?${query}` : path, path, query, version: 'HTTP/1.1',

@@ -11,13 +11,15 @@ import { chunkByteReader, fileByteReader, fileChunks, gunzipChunks, isZlibError,
 import { detectFormat, isGzip, isTar, notCaptureReason, unknownFormat } from './format.js';
 import { closeQuietly, createParser, newReport } from './open.js';
 import { CaptureError, type Packet } from './packet.js';
-import type { CaptureSource } from './source.js';
+import type { CaptureSource, FileLocation, TarMemberLocation } from './source.js';
 import { TarWalker, type TarEntry } from './tar.js';
 
 export interface SkippedInput {
   /** The file, or `archive.tar:member`, that was passed over. */
   name: string;
   reason: string;
+  /** Where its bytes are, for a file that is not a capture but may be something else of the snapshot (its manifest). */
+  location?: FileLocation | TarMemberLocation;
 }
 
 export interface CaptureSourceList {
@@ -128,7 +130,7 @@ async function addFile(path: string, explicit: boolean, list: CaptureSourceList)
   } else if (explicit) {
     throw new CaptureError(peek.message, path);
   } else {
-    list.skipped.push({ name: path, reason: peek.reason });
+    list.skipped.push({ name: path, reason: peek.reason, location: { kind: 'file', path } });
   }
 }
 
@@ -169,7 +171,10 @@ async function addArchive(path: string, gzip: boolean, list: CaptureSourceList):
       if (peek.kind === 'tar') {
         list.skipped.push({ name, reason: 'an archive inside an archive: not read (extract it first)' });
       } else if (peek.kind === 'other') {
-        list.skipped.push({ name, reason: peek.reason });
+        list.skipped.push({
+          name, reason: peek.reason,
+          location: { kind: 'tar-member', archive: path, archiveGzip: gzip, member: entry.name, offset: entry.offset, size: entry.size, available: entry.size },
+        });
       } else {
         const source: CaptureSource = {
           name,

@@ -63,3 +63,22 @@ export function sourceChunks(source: CaptureSource, readAhead: boolean, chunkSiz
   // gzip cannot seek: decompress from the start and keep only the member's bytes.
   return sliceChunks(gunzipChunks(fileChunks(loc.archive, 0, Infinity, chunkSize)), loc.offset, loc.available);
 }
+
+/** The first `max` bytes at a location (a side file of the snapshot, such as its manifest), as stored: gzip not undone. */
+export async function readLocation(location: FileLocation | TarMemberLocation, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  const chunks = sourceChunks({ name: '', location, firstTs: null, notes: [] }, false);
+  try {
+    while (n < max) {
+      const next = await chunks.next();
+      if (next.done) break;
+      parts.push(next.value);
+      n += next.value.length;
+    }
+  } finally {
+    await chunks.return?.();
+  }
+  const all = Buffer.concat(parts);
+  return all.length > max ? all.subarray(0, max) : all;
+}

@@ -6,6 +6,7 @@ import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.j
 import { importSnapshot } from '../store/import.js';
 import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
+import { ManifestError } from '../k8s/manifest.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
@@ -46,7 +47,7 @@ export const USAGE = `podcap: an offline workbench for Kubernetes network captur
 
 usage: podcap <command> [options]
 
-  import PATH... [--name NAME] [--proto DIR]...
+  import PATH... [--manifest FILE]... [--name NAME] [--proto DIR]...
                                            read captures (files, directories, tar archives) into a new snapshot
   inspect PATH... [--json] [--streams]     read captures and report what they hold, storing nothing
   snapshots [--json]                       list the workspace's snapshots
@@ -62,7 +63,7 @@ Filters are KFL2 (CEL), as in Kubeshark: 'http && status_code >= 500', 'path.sta
 `;
 
 const HELP: Record<string, string> = {
-  import: 'podcap import PATH... [--name NAME] [--json] [--workspace DIR]\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
+  import: 'podcap import PATH... [--manifest FILE]... [--name NAME] [--proto DIR]... [--json] [--workspace DIR]\n  --manifest: the cluster\'s objects as `kubectl get pods,svc,endpointslices,nodes,deploy,rs,sts,ds -A -o yaml` (or -o json) wrote them;\n  without it, a manifest found beside the captures (in the directory or archive given) is used. Never required.\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
   inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
   calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
@@ -92,7 +93,7 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       io.err(`podcap ${cmd}: ${e.message}\n${HELP[cmd] ?? ''}`);
       return EXIT.ERROR;
     }
-    if (e instanceof CaptureError) {
+    if (e instanceof CaptureError || e instanceof ManifestError) {
       io.err(`podcap ${cmd}: ${e.message}`);
       return EXIT.BAD_INPUT;
     }
@@ -131,7 +132,9 @@ async function loadProtos(dirs: string[], io: Io): Promise<ProtoRegistry | null>
 }
 
 async function cmdImport(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true } });
+  const { values, positionals } = parse(args, {
+    ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true }, manifest: { type: 'string', multiple: true },
+  });
   const protoDirs = ((values.proto as string[] | undefined) ?? []).map((d) => resolve(d));
   await loadProtos(protoDirs, io);
   if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
@@ -140,7 +143,7 @@ async function cmdImport(args: string[], io: Io): Promise<number> {
     ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
     : undefined;
   const meta = await withWorkspace(dir, (ws) =>
-    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
+    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, manifests: (values.manifest as string[] | undefined) ?? [], analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
   if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
   const damaged = damagedCount(meta);
   if (values.json) io.out(JSON.stringify({ ...meta, files: publicFiles(meta.files) }, null, 2));

@@ -198,6 +198,30 @@ export function reportSummary(r: AnalysisReport): string {
   return lines.join('\n');
 }
 
+export function kubernetesSummary(s: SnapshotMeta): string[] {
+  const out: string[] = [];
+  const k = s.kubernetes;
+  if (k) {
+    const w = k.summary;
+    out.push(`kubernetes: ${w.pods} pods, ${w.services} services, ${w.nodes} nodes, ${w.workloads} workloads in ${w.namespaces} namespaces`
+      + ` from ${k.files.join(', ') || 'nothing usable'}${k.discovered ? ' (found beside the captures)' : ''}`);
+    for (const n of [...k.notes, ...k.warnings.slice(0, 5)]) out.push(`  warning: ${n}`);
+  } else if (s.kubernetes === null) {
+    out.push('kubernetes: no manifest (give one with --manifest to name pods, services and workloads)');
+  }
+  const r = s.resolution;
+  if (r) {
+    const e = r.endpoints;
+    out.push(`addresses: ${e.pod} pod, ${e.service} service, ${e.node} node, ${e.external} external endpoints`
+      + ` (${r.namedByDns} named by DNS); unknown: ${r.unknownPrivateCount} private, ${r.unknownPublicCount} public addresses`);
+    if (r.manifest && r.unknownPrivateCount > 0) {
+      out.push(`  unknown private addresses (no manifest object claims them): ${r.unknownPrivate.slice(0, 5).map((u) => `${u.ip} (${u.endpoints})`).join(', ')}`);
+    }
+    if (r.manifest && e.pod + e.service + e.node === 0) out.push('  warning: the manifest matches no address of the capture');
+  }
+  return out;
+}
+
 export function snapshotSummary(s: SnapshotMeta): string {
   const span = s.firstTs !== null && s.lastTs !== null ? `${isoTime(s.firstTs)} .. ${isoTime(s.lastTs)}` : 'no transactions';
   return [
@@ -205,5 +229,6 @@ export function snapshotSummary(s: SnapshotMeta): string {
     ...s.files.map(fileSummary),
     ...skippedSummary(s.skipped, s.inputNotes),
     reportSummary(s.report),
+    ...kubernetesSummary(s),
   ].join('\n');
 }

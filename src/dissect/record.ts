@@ -23,6 +23,10 @@ export interface Endpoint {
   workload: Workload | null;
   labels: Record<string, string>;
   node: string | null;
+  /** For a pod: the Service whose endpoints include it on this port; for a Service: itself. */
+  service: { name: string; namespace: string } | null;
+  /** The name a DNS answer in the capture gave this address (the name the client asked for). */
+  dns: string | null;
 }
 
 /** A decoded body as the record carries it: text when it is text, base64 otherwise. */
@@ -189,7 +193,7 @@ export interface DissectedTransaction {
 export type TransactionSink = (t: DissectedTransaction) => void;
 
 export function endpoint(ip: string, port: number): Endpoint {
-  return { ip, port, name: null, namespace: null, kind: 'external', workload: null, labels: {}, node: null };
+  return { ip, port, name: null, namespace: null, kind: 'external', workload: null, labels: {}, node: null, service: null, dns: null };
 }
 
 /** First value of a header by case-insensitive name. */

@@ -154,7 +154,8 @@ function queryMap(query: string): Record<string, string> {
 function endpointValue(e: Endpoint): Record<string, unknown> {
   const isPod = e.kind === 'pod';
   const isService = e.kind === 'service';
-  const name = e.name ?? '';
+  // KFL2's summary name: pod, else service, else the name DNS gave the address.
+  const name = e.name ?? e.dns ?? '';
   const ns = e.namespace ?? '';
   return {
     ip: e.ip,
@@ -164,9 +165,9 @@ function endpointValue(e: Endpoint): Record<string, unknown> {
     kind: e.kind,
     // KFL2: pod fields fall back to the service when the address is not a pod.
     pod: { name: isPod || isService ? name : '', namespace: isPod || isService ? ns : '' },
-    service: { name: isService ? name : '', namespace: isService ? ns : '' },
+    service: { name: e.service?.name ?? '', namespace: e.service?.namespace ?? '' },
     workload: { name: e.workload?.name ?? '', kind: e.workload?.kind ?? '' },
-    dns: '',
+    dns: e.dns ?? '',
   };
 }
 
@@ -226,7 +227,7 @@ export function rootValue(root: string, r: TransactionRecord, body: BodyText): V
     case 'dst': return endpointValue(r.dst);
     case 'namespaces': return uniq([r.src.namespace, r.dst.namespace]);
     case 'pods': return uniq([r.src.kind === 'pod' ? r.src.name : null, r.dst.kind === 'pod' ? r.dst.name : null]);
-    case 'services': return uniq([r.src.kind === 'service' ? r.src.name : null, r.dst.kind === 'service' ? r.dst.name : null]);
+    case 'services': return uniq([r.src.service?.name ?? null, r.dst.service?.name ?? null]);
     case 'local_labels': return { ...r.src.labels };
     case 'remote_labels': return { ...r.dst.labels };
     case 'node_name': return r.src.node ?? r.dst.node ?? '';

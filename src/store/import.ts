@@ -7,12 +7,17 @@ import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
 import type { SnapshotMeta } from './snapshot.js';
 import type { Workspace } from './workspace.js';
+import { Enricher } from '../k8s/enrich.js';
+import { IdentityResolver } from '../k8s/identity.js';
+import { snapshotManifest } from './manifests.js';
 
 export interface ImportOptions {
   name?: string | null;
   /** .proto directories to decode this snapshot's gRPC messages with, by default. */
   protoDirs?: string[];
   analysis?: AnalysisOptions;
+  /** Manifest files or directories; without them, one found beside the captures is used. */
+  manifests?: string[];
 }
 
 export function newSnapshotId(): string {
@@ -22,17 +27,25 @@ export function newSnapshotId(): string {
 export async function importSnapshot(ws: Workspace, paths: string[], opts: ImportOptions = {}): Promise<SnapshotMeta> {
   // Listing first: an input that is not a capture fails the import before anything is written.
   const listing = await listCaptureSources(paths);
+  const manifest = await snapshotManifest(opts.manifests ?? [], listing.skipped);
+  const resolver = manifest ? new IdentityResolver(manifest.model) : null;
+  const enricher = new Enricher(resolver);
   const id = newSnapshotId();
   const meta: SnapshotMeta = {
     id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
     protoDirs: opts.protoDirs ?? [], files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
     firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
+    kubernetes: manifest && resolver
+      ? { files: manifest.files, discovered: manifest.discovered, summary: resolver.summary(), warnings: manifest.model.warnings.slice(0, 50).map((w) => `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`), notes: manifest.notes }
+      : null,
+    resolution: null,
   };
   await ws.begin(meta);
   try {
     let seq = 0;
     const sink = (t: DissectedTransaction): void => {
       seq++;
+      enricher.apply(t.record);
       const ts = t.record.timestamp;
       if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
       if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
@@ -42,6 +55,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
     meta.files = result.files;
     meta.report = result.report;
     meta.transactions = seq;
+    meta.resolution = enricher.report();
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

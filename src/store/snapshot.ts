@@ -1,6 +1,8 @@
 /** What the workspace records about each snapshot: its files, what the import did, and its extent. */
 import type { CaptureFileReport, SkippedInput } from '../capture/index.js';
 import type { AnalysisReport } from '../dissect/report.js';
+import type { IdentitySummary } from '../k8s/identity.js';
+import type { ResolutionReport } from '../k8s/enrich.js';
 
 export interface SnapshotMeta {
   id: string;
@@ -23,4 +25,15 @@ export interface SnapshotMeta {
   firstTs: number | null;
   lastTs: number | null;
   podcapVersion: string;
+  /** The cluster manifest used to name addresses; null when none was given or found. */
+  kubernetes: {
+    files: string[];
+    /** Found beside the captures rather than named with --manifest. */
+    discovered: boolean;
+    summary: IdentitySummary;
+    warnings: string[];
+    notes: string[];
+  } | null;
+  /** What the addresses of the transactions resolved to. */
+  resolution: ResolutionReport | null;
 }
