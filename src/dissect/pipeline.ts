@@ -22,6 +22,8 @@ export interface AnalysisOptions {
   dns?: DnsOptions;
   /** Keep a summary of every TCP connection and UDP flow (for `inspect --streams`). */
   collectStreams?: boolean;
+  /** Called with each connection's summary when it ends (and each UDP flow's at the end): import stores them. */
+  onStream?: (s: StreamSummary) => void;
   /** Called every 64Ki packets with the count so far and the file being read. */
   onProgress?: (packets: number, file: string) => void;
 }
@@ -41,6 +43,9 @@ export interface StreamSummary {
   id: number;
   client: string;
   server: string;
+  /** The same ends, as addresses: what export matches packets on. */
+  clientAddr: { ip: string; port: number };
+  serverAddr: { ip: string; port: number };
   /** 'syn' when the handshake was seen; 'guessed' when client and server were guessed from the ports. */
   roles: 'syn' | 'guessed' | 'first datagram';
   firstTs: number;
@@ -85,19 +90,21 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
     sink(t);
   };
   const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };
-  const streams: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
+  const collected: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
+  const onStream = opts.onStream ?? (collected ? (s: StreamSummary) => collected.push(s) : undefined);
   const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS);
   const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body } }, dissectStats, dns);
   // With collectStreams, each connection is summarised when it ends, after its dissector has.
-  const factory: StreamFactory = !streams ? dissect : (conn) => {
+  const factory: StreamFactory = !onStream ? dissect : (conn) => {
     const inner = dissect(conn);
     return {
       data: (dir, bytes, ts) => inner.data(dir, bytes, ts),
       gap: (dir, length, ts) => inner.gap(dir, length, ts),
       end: (reason, ts) => {
         inner.end(reason, ts);
-        streams.push({
-          transport: 'tcp', id: conn.id, client: endpointText(conn.client), server: endpointText(conn.server), roles: conn.roles,
+        onStream({
+          transport: 'tcp', id: conn.id, client: endpointText(conn.client), server: endpointText(conn.server),
+          clientAddr: { ...conn.client }, serverAddr: { ...conn.server }, roles: conn.roles,
           firstTs: conn.firstTs, lastTs: conn.lastTs, packets: [...conn.packets], bytes: [...conn.bytes],
           reassembledBytes: [...conn.reassembledBytes], retransmittedBytes: [...conn.retransmittedBytes],
           gapBytes: [...conn.gapBytes], rsts: conn.rsts, end: reason, files: [...conn.files],
@@ -163,15 +170,16 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   report.connections = dissectStats.connections;
   report.unrecognisedBytes = dissectStats.unrecognisedBytes;
   report.durationMs = Date.now() - started;
-  if (streams) {
-    streams.sort((a, b) => a.id - b.id);
+  if (onStream) {
+    collected?.sort((a, b) => a.id - b.id);
     for (const f of udp.all()) {
-      streams.push({
-        transport: 'udp', id: f.id, client: endpointText(f.client), server: endpointText(f.server), roles: 'first datagram',
+      onStream({
+        transport: 'udp', id: f.id, client: endpointText(f.client), server: endpointText(f.server),
+        clientAddr: { ...f.client }, serverAddr: { ...f.server }, roles: 'first datagram',
         firstTs: f.firstTs, lastTs: f.lastTs, packets: [...f.packets], bytes: [...f.bytes], reassembledBytes: null,
         retransmittedBytes: null, gapBytes: null, rsts: 0, end: null, files: [...f.files], found: 'not dissected yet',
       });
     }
   }
-  return { report, files: fileReports, ...(streams ? { streams } : {}) };
+  return { report, files: fileReports, ...(collected ? { streams: collected } : {}) };
 }

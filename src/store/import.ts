@@ -33,7 +33,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   const id = newSnapshotId();
   const meta: SnapshotMeta = {
     id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
-    protoDirs: opts.protoDirs ?? [], files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
+    protoDirs: opts.protoDirs ?? [], sources: listing.sources, files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
     firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
     kubernetes: manifest && resolver
       ? { files: manifest.files, discovered: manifest.discovered, summary: resolver.summary(), warnings: manifest.model.warnings.slice(0, 50).map((w) => `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`), notes: manifest.notes }
@@ -51,7 +51,8 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
       if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
       ws.write(id, seq, t.record, t.requestBody, t.responseBody);
     };
-    const result = await analyzeCaptures(listing.sources, sink, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
+    const analysis = opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS;
+    const result = await analyzeCaptures(listing.sources, sink, { ...analysis, onStream: (st) => ws.writeStream(id, st) });
     meta.files = result.files;
     meta.report = result.report;
     meta.transactions = seq;

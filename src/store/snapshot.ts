@@ -1,5 +1,5 @@
 /** What the workspace records about each snapshot: its files, what the import did, and its extent. */
-import type { CaptureFileReport, SkippedInput } from '../capture/index.js';
+import type { CaptureFileReport, CaptureSource, SkippedInput } from '../capture/index.js';
 import type { AnalysisReport } from '../dissect/report.js';
 import type { IdentitySummary } from '../k8s/identity.js';
 import type { ResolutionReport } from '../k8s/enrich.js';
@@ -12,6 +12,8 @@ export interface SnapshotMeta {
   state: 'importing' | 'ready';
   /** The importing process while state is 'importing'; an import whose process died is swept. */
   pid: number | null;
+  /** Where each capture's bytes are (file, or member of a tar): export and follow read them again. */
+  sources: CaptureSource[];
   files: CaptureFileReport[];
   /** .proto directories given at import, used to decode gRPC messages unless others are named. */
   protoDirs: string[];

@@ -6,6 +6,7 @@
  *   tx         [snapshot, seq]         -> StoredRecord (lean: no id, no bodies)
  *   time       [snapshot, ts, seq]     -> null          (time order for listing)
  *   bodies     [snapshot, seq, 0|1]    -> bytes         (0 request, 1 response)
+ *   conns      [snapshot, transport, id] -> StreamSummary (each TCP connection and UDP flow)
  *
  * A snapshot becomes visible only when its meta turns 'ready'; an import that
  * fails removes what it wrote, and one that died is swept at the next open.
@@ -15,6 +16,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import type { TransactionRecord } from '../dissect/record.js';
+import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
@@ -56,6 +58,7 @@ export class Workspace {
   readonly tx: Database<StoredRecord, [string, number]>;
   readonly time: Database<null, [string, number, number]>;
   readonly bodies: Database<Buffer, [string, number, number]>;
+  readonly conns: Database<StreamSummary, [string, string, number]>;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -65,6 +68,7 @@ export class Workspace {
     this.tx = this.root.openDB({ name: 'tx' });
     this.time = this.root.openDB({ name: 'time' });
     this.bodies = this.root.openDB({ name: 'bodies', encoding: 'binary' });
+    this.conns = this.root.openDB({ name: 'conns' });
   }
 
   static async open(dir: string = defaultWorkspaceDir()): Promise<Workspace> {
@@ -126,6 +130,14 @@ export class Workspace {
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }
 
+  writeStream(snapshot: string, s: StreamSummary): void {
+    void this.conns.put([snapshot, s.transport, s.id], s);
+  }
+
+  getStream(snapshot: string, transport: 'tcp' | 'udp', id: number): StreamSummary | null {
+    return this.conns.get([snapshot, transport, id]) ?? null;
+  }
+
   /** Everything written so far is on disk; then the snapshot turns visible in one put. */
   async commit(meta: SnapshotMeta): Promise<void> {
     await this.tx.flushed;
@@ -138,7 +150,7 @@ export class Workspace {
     await this.snapshots.remove(snapshot);
     const lo = [snapshot];
     const hi = [`${snapshot}\u0000`];
-    for (const db of [this.tx, this.time, this.bodies] as Database<unknown, Key[]>[]) {
+    for (const db of [this.tx, this.time, this.bodies, this.conns] as Database<unknown, Key[]>[]) {
       await this.root.transaction(() => {
         for (const key of db.getKeys({ start: lo, end: hi })) db.removeSync(key);
       });
