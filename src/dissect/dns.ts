@@ -63,9 +63,14 @@ interface Exchange {
   emitted: boolean;
 }
 
+/** A client's search sequence for one base name: the answers held until it tells what they were. */
 interface Expansion {
   firstTs: number;
   held: Exchange[];
+  /** Names tried under this base: one alone is a plain lookup, not a sequence. */
+  names: Set<string>;
+  /** Decided: resolved as a name, or failed under every suffix; later members of the sequence follow. */
+  outcome: { resolvedAs: string } | 'failed' | null;
 }
 
 function questionKey(q: DnsQuestion | undefined): string {
@@ -187,52 +192,74 @@ export class DnsTracker {
   private complete(x: Exchange): void {
     const q = (x.query ?? x.response)?.questions[0];
     const rcode = x.response?.rcode ?? null;
-    if (!q || rcode === null) {
+    if (!q || rcode === null || (rcode !== 0 && rcode !== 3)) {
       this.emit(x);
       return;
     }
+    const name = q.name.toLowerCase().replace(/\.$/, '');
     const bases = this.bases(q.name);
     const prefix = `${x.client.ip}|`;
     if (rcode === 3 && this.inCluster(q.name)) {
-      // Likely one step of a search sequence: hold it until the sequence tells.
+      // One step of a search sequence, perhaps: its meaning comes with the rest of the sequence.
+      let decided = false;
       for (const b of bases.slice(1)) {
-        const k = prefix + b;
-        let e = this.expansions.get(k);
-        if (!e) {
-          e = { firstTs: x.firstTs, held: [] };
-          this.expansions.set(k, e);
+        const e = this.group(prefix + b, x.firstTs);
+        e.names.add(name);
+        if (e.outcome === null) e.held.push(x);
+        else if (!decided) {
+          decided = true;
+          this.decide(x, b, e.outcome);
         }
-        e.held.push(x);
       }
-      if (bases.length > 1) return;
+      if (decided) this.emit(x);
+      return;
     }
-    if (rcode === 0) {
-      // Found: the NXDOMAINs before it in its sequence were expected.
-      for (const b of bases) {
-        const e = this.expansions.get(prefix + b);
-        if (!e) continue;
-        this.expansions.delete(prefix + b);
-        for (const h of e.held) {
-          if (h.emitted || h === x) continue;
-          h.searchPath = { base: b, role: 'expansion', resolvedAs: q.name };
-          this.emit(h);
-        }
-        if (e.held.some((h) => h !== x)) x.searchPath = { base: b, role: 'answer', resolvedAs: q.name };
-      }
-    } else if (rcode === 3) {
-      // The name as given failed too: the whole sequence failed.
-      const e = this.expansions.get(prefix + bases[0]);
+    if (rcode === 3) {
+      // The name as given failed too: its whole sequence failed.
+      const e = this.expansions.get(prefix + name);
       if (e) {
-        this.expansions.delete(prefix + bases[0]);
-        x.searchPath = { base: bases[0], role: 'not-resolved', resolvedAs: null };
-        for (const h of e.held) {
-          if (h.emitted) continue;
-          h.searchPath = { base: bases[0], role: 'not-resolved', resolvedAs: null };
-          this.emit(h);
-        }
+        e.names.add(name);
+        if (e.outcome === null) this.settle(e, name, 'failed');
+        this.decide(x, name, 'failed');
       }
+      this.emit(x);
+      return;
+    }
+    // Found: the NXDOMAINs before it in its sequence were expected, and so are later ones of the same sequence.
+    for (const b of bases) {
+      const e = this.expansions.get(prefix + b);
+      if (!e) continue;
+      e.names.add(name);
+      if (e.outcome === null) this.settle(e, b, { resolvedAs: q.name });
+      if (e.names.size > 1 && !x.searchPath) x.searchPath = { base: b, role: 'answer', resolvedAs: q.name };
     }
     this.emit(x);
+  }
+
+  private group(key: string, ts: number): Expansion {
+    let e = this.expansions.get(key);
+    if (!e) {
+      e = { firstTs: ts, held: [], names: new Set(), outcome: null };
+      this.expansions.set(key, e);
+    }
+    return e;
+  }
+
+  /** A sequence is decided: what it held is emitted with its role. */
+  private settle(e: Expansion, base: string, outcome: Exclude<Expansion['outcome'], null>): void {
+    e.outcome = outcome;
+    for (const h of e.held) {
+      if (h.emitted) continue;
+      this.decide(h, base, outcome);
+      this.emit(h);
+    }
+    e.held = [];
+  }
+
+  private decide(x: Exchange, base: string, outcome: Exclude<Expansion['outcome'], null>): void {
+    x.searchPath = outcome === 'failed'
+      ? { base, role: 'not-resolved', resolvedAs: null }
+      : { base, role: 'expansion', resolvedAs: outcome.resolvedAs };
   }
 
   /** Let capture time pass: unanswered queries and undecided sequences past their windows are reported. */
@@ -245,7 +272,7 @@ export class DnsTracker {
     for (const [k, e] of this.expansions) {
       if (now - e.firstTs < this.opts.expansionWindowUs) continue;
       this.expansions.delete(k);
-      this.flushExpansion(e);
+      this.flushExpansion(e, k);
     }
     for (const [k, r] of this.recent) {
       if (now - r.ts < 5e6) break;
@@ -257,16 +284,19 @@ export class DnsTracker {
   finish(): void {
     for (const x of this.pending.values()) this.complete(x);
     this.pending.clear();
-    for (const e of this.expansions.values()) this.flushExpansion(e);
+    for (const [k, e] of this.expansions) this.flushExpansion(e, k);
     this.expansions.clear();
   }
 
-  /** A held sequence that never resolved within its window: its NXDOMAINs are real. */
-  private flushExpansion(e: Expansion): void {
+  /**
+   * A sequence that never resolved within its window: its NXDOMAINs are real
+   * failures; part of a failed search when several suffixes of one name were tried.
+   */
+  private flushExpansion(e: Expansion, key: string): void {
+    const base = key.slice(key.indexOf('|') + 1);
     for (const h of e.held) {
       if (h.emitted) continue;
-      const q = (h.query ?? h.response)?.questions[0];
-      h.searchPath = { base: q ? this.bases(q.name)[1] ?? q.name : '', role: 'not-resolved', resolvedAs: null };
+      if (e.names.size > 1) h.searchPath = { base, role: 'not-resolved', resolvedAs: null };
       this.emit(h);
     }
   }
