@@ -1,7 +1,8 @@
 /**
- * `npm start`: the main job on the bundled sample snapshot. Imports fixtures/ into
- * a workspace of its own (.podcap/ in the checkout), then lists the transactions
- * and the failures with the podcap command itself, showing each command it runs.
+ * `npm start`: the main job on the bundled sample snapshot (fixtures/sample: a
+ * small shop's capture and its cluster manifest, see its README). Imports it into a
+ * workspace of its own (.podcap/ in the checkout), then lists the transactions and
+ * the failures with the podcap command itself, showing each command it runs.
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'dist', 'src', 'main.js');
 const workspace = join(root, '.podcap');
-const sample = join(root, 'fixtures', 'http1', 'sample.pcapng');
+const sample = join(root, 'fixtures', 'sample');
+const protos = join(root, 'fixtures', 'sample', 'protos');
 
 function run(args: string[]): number {
   const shown = args.map((a) => (/[\s&|<>()"'!]/.test(a) ? `'${a}'` : a)).join(' ');
@@ -30,13 +32,15 @@ function step(args: string[]): void {
   }
 }
 
-step(['import', relative(root, sample), '--name', 'sample', ...ws]);
-step(['calls', ...ws]);
-step(['calls', 'failed', ...ws]);
+step(['import', relative(root, sample), '--name', 'sample', '--proto', relative(root, protos), ...ws]);
+step(['calls', '--limit', '15', ...ws]);
+step(['calls', 'failed && !dns', '--limit', '12', ...ws]);
+step(['calls', 'dns && failed', ...ws]);
 // The first failure in full: what a user looks at next.
-const failed = spawnSync(process.execPath, [bin, 'calls', 'failed', '--json', '--limit', '1', ...ws], { cwd: root, encoding: 'utf8' });
+const failed = spawnSync(process.execPath, [bin, 'calls', 'grpc && failed', '--json', '--limit', '1', ...ws], { cwd: root, encoding: 'utf8' });
 const first = (JSON.parse(failed.stdout) as Array<{ id: string }>)[0];
 if (first) step(['show', first.id, ...ws]);
 process.stdout.write(`\nThe sample workspace is in ${relative(process.cwd(), workspace) || '.'}/: try\n`
   + `  node dist/src/main.js show <ID> ${ws.join(' ')}\n`
-  + `  node dist/src/main.js calls 'path.startsWith("/api/orders")' ${ws.join(' ')}\n`);
+  + `  node dist/src/main.js calls 'src.workload.name == "checkout" && failed' ${ws.join(' ')}\n`
+  + `  node dist/src/main.js calls 'http && !("authorization" in request.headers)' ${ws.join(' ')}\n`);

@@ -49,11 +49,12 @@ export function callRow(r: TransactionRecord): string[] {
     what.length > 70 ? `${what.slice(0, 67)}...` : what,
     r.failed ? `${status} ✗` : status,
     ms(r.elapsedTime),
-    r.notes.join('; '),
+    // For a failure, why it failed says more than what was odd.
+    [r.evidence, ...r.notes].filter((x) => x).join('; '),
   ];
 }
 
-export const CALL_HEADER = ['TIME (UTC)', 'ID', 'SRC → DST', 'REQUEST', 'STATUS', 'ELAPSED', 'NOTES'];
+export const CALL_HEADER = ['TIME (UTC)', 'ID', 'SRC → DST', 'REQUEST', 'STATUS', 'ELAPSED', 'WHY / NOTES'];
 
 function headerLines(h: HeaderList): string[] {
   return h.map(([n, v]) => `  ${n}: ${v}`);
@@ -100,6 +101,7 @@ export function callDetail(r: TransactionRecord): string {
   const out: string[] = [];
   out.push(`${r.id}  ${r.protocol.toUpperCase()}  ${isoTime(r.timestamp)}  elapsed ${ms(r.elapsedTime)}${r.failed ? '  FAILED' : ''}`);
   out.push(`${endpointLabel(r.src)} → ${endpointLabel(r.dst)}  (${r.stream.transport} stream ${r.stream.id})`);
+  if (r.evidence) out.push(`failed: ${r.evidence}`);
   if (r.notes.length) out.push(`notes: ${r.notes.join('; ')}`);
   out.push('');
   if (r.grpc) out.push(...grpcLines(r), '');

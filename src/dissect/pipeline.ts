@@ -10,6 +10,7 @@ import { UdpFlowTable } from '../net/udp-flows.js';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
 import { bump, emptyReport, type AnalysisReport } from './report.js';
+import { failureEvidence } from './evidence.js';
 import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
 import { DEFAULT_HTTP2_OPTIONS } from './http2.js';
 import { DEFAULT_DNS_OPTIONS, DnsTracker, type DnsOptions } from './dns.js';
@@ -86,7 +87,10 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   const report = emptyReport();
   const counting = (t: DissectedTransaction): void => {
     bump(report.transactions, t.record.protocol);
-    if (t.record.failed) report.failed++;
+    if (t.record.failed) {
+      report.failed++;
+      t.record.evidence = failureEvidence(t);
+    }
     sink(t);
   };
   const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };

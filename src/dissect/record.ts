@@ -178,6 +178,8 @@ export interface TransactionRecord {
   status: number;
   failed: boolean;
   notes: string[];
+  /** For a failed call: why, in one line (status line and error excerpt, grpc-message, rcode, reset, no response). */
+  evidence?: string | null;
   http2?: Http2Info;
   grpc?: GrpcInfo;
   dns?: DnsInfo;

@@ -426,6 +426,28 @@ export class IdentityResolver {
   }
 
   /** The top owner of a pod (see Identity.workload). */
+  /**
+   * The workloads whose pods back each service ("ns/service" → ["ns/workload", ...]), from
+   * its endpoints: what tells, when a call went to a Service, which pods served it.
+   */
+  serviceBackends(): Record<string, string[]> {
+    const out: Record<string, Set<string>> = {};
+    const pods = new Map(this.model.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+    for (const slice of this.model.endpointSlices) {
+      if (!slice.service) continue;
+      const key = `${slice.namespace}/${slice.service}`;
+      const set = (out[key] ??= new Set());
+      for (const e of slice.endpoints) {
+        const ref = e.targetRef;
+        if (!ref || ref.kind !== 'Pod') continue;
+        const pod = pods.get(`${ref.namespace ?? slice.namespace}/${ref.name}`);
+        const w = pod ? this.workloadOf(pod) : null;
+        set.add(w ? `${pod!.namespace}/${w.name}` : `${ref.namespace ?? slice.namespace}/${ref.name}`);
+      }
+    }
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()]));
+  }
+
   workloadOf(pod: PodRecord): { kind: string; name: string } | null {
     const ref = controllerOf(pod.owners);
     return ref ? this.climb(ref, pod.namespace, pod.labels) : null;

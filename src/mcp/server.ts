@@ -40,6 +40,7 @@ export function callSummary(r: TransactionRecord) {
     status: r.status,
     elapsedMs: r.elapsedTime,
     failed: r.failed,
+    ...(r.evidence ? { evidence: r.evidence } : {}),
     notes: r.notes,
   };
 }

@@ -36,13 +36,14 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
     protoDirs: opts.protoDirs ?? [], sources: listing.sources, files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
     firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
     kubernetes: manifest && resolver
-      ? { files: manifest.files, discovered: manifest.discovered, summary: resolver.summary(), warnings: manifest.model.warnings.slice(0, 50).map((w) => `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`), notes: manifest.notes }
+      ? { files: manifest.files, discovered: manifest.discovered, summary: resolver.summary(), backends: resolver.serviceBackends(), warnings: manifest.model.warnings.slice(0, 50).map((w) => `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`), notes: manifest.notes }
       : null,
     resolution: null,
   };
   await ws.begin(meta);
   try {
     let seq = 0;
+    const summary = ws.summaryWriter(id);
     const sink = (t: DissectedTransaction): void => {
       seq++;
       enricher.apply(t.record);
@@ -50,6 +51,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
       if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
       if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
       ws.write(id, seq, t.record, t.requestBody, t.responseBody);
+      summary.add(seq, t.record);
     };
     const analysis = opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS;
     const result = await analyzeCaptures(listing.sources, sink, { ...analysis, onStream: (st) => ws.writeStream(id, st) });
@@ -57,6 +59,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
     meta.report = result.report;
     meta.transactions = seq;
     meta.resolution = enricher.report();
+    summary.finish();
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

@@ -33,6 +33,8 @@ export interface SnapshotMeta {
     /** Found beside the captures rather than named with --manifest. */
     discovered: boolean;
     summary: IdentitySummary;
+    /** Workloads behind each service, "ns/service" → ["ns/workload"]: how trace follows a call into a Service. */
+    backends: Record<string, string[]>;
     warnings: string[];
     notes: string[];
   } | null;

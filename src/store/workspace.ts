@@ -7,6 +7,7 @@
  *   time       [snapshot, ts, seq]     -> null          (time order for listing)
  *   bodies     [snapshot, seq, 0|1]    -> bytes         (0 request, 1 response)
  *   conns      [snapshot, transport, id] -> StreamSummary (each TCP connection and UDP flow)
+ *   sum, post, dict                      -> the columnar summary and its indexes (summary.ts)
  *
  * A snapshot becomes visible only when its meta turns 'ready'; an import that
  * fails removes what it wrote, and one that died is swept at the next open.
@@ -18,6 +19,7 @@ import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
+import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 export type BodySide = 'request' | 'response';
@@ -59,6 +61,7 @@ export class Workspace {
   readonly time: Database<null, [string, number, number]>;
   readonly bodies: Database<Buffer, [string, number, number]>;
   readonly conns: Database<StreamSummary, [string, string, number]>;
+  readonly summaryDbs: SummaryDbs;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -69,6 +72,11 @@ export class Workspace {
     this.time = this.root.openDB({ name: 'time' });
     this.bodies = this.root.openDB({ name: 'bodies', encoding: 'binary' });
     this.conns = this.root.openDB({ name: 'conns' });
+    this.summaryDbs = {
+      sum: this.root.openDB({ name: 'sum', encoding: 'binary' }),
+      post: this.root.openDB({ name: 'post', encoding: 'binary' }),
+      dict: this.root.openDB({ name: 'dict' }),
+    };
   }
 
   static async open(dir: string = defaultWorkspaceDir()): Promise<Workspace> {
@@ -138,9 +146,18 @@ export class Workspace {
     return this.conns.get([snapshot, transport, id]) ?? null;
   }
 
+  summaryWriter(snapshot: string): SummaryWriter {
+    return new SummaryWriter(this.summaryDbs, snapshot);
+  }
+
+  summary(snapshot: SnapshotMeta): SummaryReader {
+    return new SummaryReader(this.summaryDbs, snapshot.id, snapshot.transactions);
+  }
+
   /** Everything written so far is on disk; then the snapshot turns visible in one put. */
   async commit(meta: SnapshotMeta): Promise<void> {
     await this.tx.flushed;
+    await this.summaryDbs.post.flushed;
     await this.snapshots.put(meta.id, { ...meta, state: 'ready', pid: null });
   }
 
@@ -150,7 +167,8 @@ export class Workspace {
     await this.snapshots.remove(snapshot);
     const lo = [snapshot];
     const hi = [`${snapshot}\u0000`];
-    for (const db of [this.tx, this.time, this.bodies, this.conns] as Database<unknown, Key[]>[]) {
+    const { sum, post, dict } = this.summaryDbs;
+    for (const db of [this.tx, this.time, this.bodies, this.conns, sum, post, dict] as Database<unknown, Key[]>[]) {
       await this.root.transaction(() => {
         for (const key of db.getKeys({ start: lo, end: hi })) db.removeSync(key);
       });
