@@ -58,7 +58,7 @@ export interface SummaryColumns {
   count: number;
   ts: Float64Array;
   /** Milliseconds; NaN without a response. */
-  elapsed: Float32Array;
+  elapsed: Float64Array;
   status: Int32Array;
   flags: Uint8Array;
   auth: Uint8Array;
@@ -70,13 +70,13 @@ export interface SummaryColumns {
 
 /** Byte layout of a chunk: 8-byte columns first so every typed array is aligned. */
 const LAYOUT = [
-  ['ts', 8], ['elapsed', 4], ['status', 4], ['endpoint', 4], ['edge', 4], ['requestBytes', 4], ['responseBytes', 4],
+  ['ts', 8], ['elapsed', 8], ['status', 4], ['endpoint', 4], ['edge', 4], ['requestBytes', 4], ['responseBytes', 4],
   ['flags', 1], ['auth', 1],
 ] as const;
 
 function emptyColumns(n: number): SummaryColumns {
   return {
-    count: 0, ts: new Float64Array(n), elapsed: new Float32Array(n), status: new Int32Array(n), flags: new Uint8Array(n),
+    count: 0, ts: new Float64Array(n), elapsed: new Float64Array(n), status: new Int32Array(n), flags: new Uint8Array(n),
     auth: new Uint8Array(n), endpoint: new Uint32Array(n), edge: new Uint32Array(n), requestBytes: new Uint32Array(n),
     responseBytes: new Uint32Array(n),
   };
@@ -107,8 +107,7 @@ export function decodeChunk(buf: Buffer): SummaryColumns {
   const cols: Record<string, unknown> = { count: n };
   for (const [name, w] of LAYOUT) {
     const view = w === 8 ? new Float64Array(ab, off, n)
-      : name === 'elapsed' ? new Float32Array(ab, off, n)
-        : name === 'status' ? new Int32Array(ab, off, n)
+      : name === 'status' ? new Int32Array(ab, off, n)
           : w === 4 ? new Uint32Array(ab, off, n)
             : new Uint8Array(ab, off, n);
     cols[name] = view;
