@@ -160,7 +160,8 @@ export interface ScanStats {
 
 /**
  * Every row matching the filter, snapshot by snapshot in sequence order (not time
- * order: analyses aggregate). Exact plans never read a record.
+ * order: analyses aggregate). Exact plans never read a record. The visit object is
+ * reused from row to row: read it during the call, keep nothing of it.
  */
 export function scanRows(
   ws: Workspace,
@@ -171,6 +172,7 @@ export function scanRows(
   const plan = makePlan(filter, snaps);
   const stats: ScanStats = { recordsRead: 0, matched: 0, plan };
   const needsRecords = filter.source !== '' && !plan.exact;
+  const v = { snapshot: '', seq: 0, cols: null as unknown as SummaryColumns, row: 0 };
   for (const snap of snaps) {
     const reader = ws.summary(snap);
     const bits = candidateBits(reader, plan);
@@ -190,7 +192,12 @@ export function scanRows(
           if (!rec || !filter.test(rec)) continue;
         }
         stats.matched++;
-        visit({ snapshot: snap.id, seq, cols, row });
+        // One object for every row: visitors read it during the call and keep nothing of it.
+        v.snapshot = snap.id;
+        v.seq = seq;
+        v.cols = cols;
+        v.row = row;
+        visit(v);
       }
     }
   }
