@@ -11,10 +11,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
 import { FilterError } from '../query/filter.js';
+import { LEGACY_NAMES } from '../query/legacy-kfl.js';
 import { VARIABLES } from '../query/variables.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, publicFiles, reportSummary, skippedSummary, snapshotSummary, streamTable, table } from './format.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
+import { ExportError, NotFoundError, exportPackets, type ExportFormat, type ExportResult } from '../query/export.js';
+import { followJson, followStream, renderFollow, resolveFollowTarget, type FollowMode } from '../query/follow.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -56,6 +59,9 @@ usage: podcap <command> [options]
   show ID [--json] [--max-body BYTES] [--proto DIR]...
                                            one transaction in full, with its bodies and gRPC messages
   fields [--json]                          the filter language's variables
+  export [FILTER] --out FILE [--snapshot ID]... [--id ID]... [--format pcap|pcapng] [--all-copies] [--json]
+                                           write the packets of the matching calls' connections to pcap/pcapng
+  follow ID [--hex | --raw] [--json]       a connection's reassembled payload (ID: a call, or SNAPSHOT:tcp:N)
   mcp                                      serve the workspace to an AI assistant over MCP (stdio)
 
 Every command takes --workspace DIR (default $PODCAP_WORKSPACE or ~/.podcap).
@@ -69,6 +75,19 @@ const HELP: Record<string, string> = {
   calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
   show: 'podcap show ID [--json] [--max-body BYTES] [--proto DIR]... [--workspace DIR]\n  gRPC messages are decoded with the .proto files under DIR (default: those given at import), schema-less otherwise.',
   fields: 'podcap fields [--json]',
+  export: 'podcap export [FILTER] --out FILE [--snapshot ID]... [--id ID]... [--format pcap|pcapng] [--all-copies] [--json] [--workspace DIR]\n'
+    + '  Writes every packet of the connections the matching transactions came from (FILTER is KFL2; or --id for given\n'
+    + '  transactions), read again from the snapshot\'s capture files: original bytes (tunnels included) and timestamps, in\n'
+    + '  time order, IP fragments of their datagrams included. A connection seen by two nodes is written once (the copy met\n'
+    + '  first); --all-copies keeps every file\'s copy. Format: pcapng (nanosecond timestamps, one interface per capture\n'
+    + '  interface) unless --format pcap or FILE ends in .pcap and one link type is involved.\n'
+    + '  Exit 0: written; 1: bad usage or filter; 2: a capture file is gone or changed since the import; 4: unknown id or snapshot.',
+  follow: 'podcap follow ID [--hex | --raw] [--json] [--workspace DIR]\n'
+    + '  ID: a transaction id (its connection is followed) or SNAPSHOT:tcp:N / SNAPSHOT:udp:N. Prints the connection\'s payload\n'
+    + '  reassembled from the capture files, client (node 0) and server (node 1, tab-indented) chunks in the order delivered,\n'
+    + '  as tshark -z follow,tcp,ascii does; --hex a hex dump, --raw hex per chunk (tshark\'s raw); gaps read\n'
+    + '  "[N bytes missing in capture file]". --json: {client, server, chunks: [{from, ts, text|base64|missing}]}.\n'
+    + '  Exit 2: a capture file is gone or changed; 4: unknown id, snapshot or connection.',
 };
 
 export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
@@ -84,6 +103,8 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       case 'calls': return await cmdCalls(args, io);
       case 'show': return await cmdShow(args, io);
       case 'fields': return cmdFields(args, io);
+      case 'export': return await cmdExport(args, io);
+      case 'follow': return await cmdFollow(args, io);
       default:
         io.err(`podcap: unknown command "${cmd}"\n\n${USAGE}`);
         return EXIT.ERROR;
@@ -217,6 +238,8 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
       cursor: values.cursor as string | undefined,
       reverse: values.reverse === true,
     });
+    if (page.translatedFrom !== null) io.err(`podcap calls: filter translated from KFL: ${page.translatedFrom} → ${page.filter}`);
+    for (const n of page.translationNotes) io.err(`podcap calls: note: ${n}`);
     if (values.json) io.out(JSON.stringify(page.calls, null, 2));
     else if (page.calls.length === 0) io.out(`no calls match${page.filter ? ` ${page.filter}` : ''} (${page.scanned} looked at)`);
     else io.out(table(CALL_HEADER, page.calls.map(callRow)));
@@ -254,6 +277,78 @@ function cmdFields(args: string[], io: Io): number {
   if (values.json) io.out(JSON.stringify(VARIABLES, null, 2));
   else io.out(table(['VARIABLE', 'TYPE', 'DESCRIPTION', 'EXAMPLE'], VARIABLES.map((v) => [
     v.podcap ? `${v.name} *` : v.name, v.type === 'google.protobuf.Timestamp' ? 'timestamp' : v.type, v.description, v.example,
-  ])) + '\n\n* podcap\'s own; the others are Kubeshark KFL2 names.');
+  ])) + '\n\n* podcap\'s own; the others are Kubeshark KFL2 names.'
+    + '\n\nKubeshark\'s older KFL (v1) is accepted and translated to KFL2 (podcap calls shows the translation):\n'
+    + table(['KFL V1', 'KFL2', 'NOTE'], [
+      ['and  or  not', '&&  ||  !', 'v1 groups and/or from the right: a and b or c is a and (b or c)'],
+      ...LEGACY_NAMES.map((l) => [l.v1, l.kfl2, l.note ?? '']),
+    ]));
   return EXIT.OK;
+}
+
+function exportSummary(r: ExportResult): string {
+  const lines = [
+    `wrote ${r.packets} packets of ${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.transactions} transaction${r.transactions === 1 ? '' : 's'}) to ${r.out} (${r.format}, ${r.bytes} bytes)`,
+  ];
+  if (r.fragments > 0) lines.push(`  ${r.fragments} of them IP fragments of the connections' datagrams`);
+  if (r.duplicatesLeftOut > 0) lines.push(`  ${r.duplicatesLeftOut} copies of the same packets from another node's file left out (--all-copies keeps them)`);
+  if (r.files.length > 0) lines.push(`  read from: ${r.files.join(', ')}`);
+  return lines.join('\n');
+}
+
+async function cmdExport(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...WORKSPACE, out: { type: 'string', short: 'o' }, snapshot: { type: 'string', multiple: true }, id: { type: 'string', multiple: true },
+    format: { type: 'string' }, 'all-copies': { type: 'boolean' }, json: { type: 'boolean' },
+  });
+  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const ids = (values.id as string[] | undefined) ?? [];
+  if (ids.length > 0 && positionals.length > 0) throw new UsageError('give a filter or --id, not both');
+  if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE is required');
+  const format = (values.format ?? 'auto') as string;
+  if (format !== 'pcap' && format !== 'pcapng' && format !== 'auto') throw new UsageError(`--format is pcap or pcapng, not "${format}"`);
+  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+    try {
+      const r = await exportPackets(ws, {
+        filter: positionals[0] ?? '', ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
+        format: format as ExportFormat, allCopies: values['all-copies'] === true,
+      });
+      if (values.json) io.out(JSON.stringify(r, null, 2));
+      else io.out(exportSummary(r));
+      for (const n of r.notes) io.err(`podcap export: ${n}`);
+      return EXIT.OK;
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        io.err(`podcap export: ${e.message}`);
+        return EXIT.NOT_FOUND;
+      }
+      if (e instanceof ExportError) {
+        io.err(`podcap export: ${e.message}`);
+        return EXIT.ERROR;
+      }
+      throw e;
+    }
+  });
+}
+
+async function cmdFollow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...WORKSPACE, hex: { type: 'boolean' }, raw: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('give one transaction id, or SNAPSHOT:tcp:N');
+  if (values.hex && values.raw) throw new UsageError('--hex or --raw, not both');
+  const mode: FollowMode = values.hex ? 'hex' : values.raw ? 'raw' : 'ascii';
+  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+    try {
+      const target = resolveFollowTarget(ws, positionals[0]);
+      const r = await followStream(ws, target.snapshot, target.transport, target.id);
+      io.out(values.json ? JSON.stringify(followJson(r), null, 2) : renderFollow(r, mode));
+      if (r.truncated) io.err(`podcap follow: only the first bytes were kept (${r.bytes.client + r.bytes.server} bytes in all)`);
+      return EXIT.OK;
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        io.err(`podcap follow: ${e.message}`);
+        return EXIT.NOT_FOUND;
+      }
+      throw e;
+    }
+  });
 }

@@ -30,7 +30,12 @@ export interface CallPage {
   /** Records whose filter evaluation failed (counted as not matching). */
   evaluationErrors: number;
   lastEvaluationError: string | null;
+  /** The KFL2 filter applied (the translation of a KFL v1 filter). */
   filter: string;
+  /** The filter as given, when it was KFL v1 and was translated to `filter`; null otherwise. */
+  translatedFrom: string | null;
+  /** What the translation did beyond renaming. */
+  translationNotes: string[];
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -121,8 +126,14 @@ export function listCalls(ws: Workspace, q: CallQuery): CallPage {
     after = c.pos;
     reverse = c.reverse;
   }
-  const filter: Filter = compileFilter(q.filter ?? '', bodyTextFor(ws));
   const snaps = selectSnapshots(ws, q.snapshots);
+  // capture_start and capture_end: the span of the snapshots queried.
+  const starts = snaps.map((s) => s.firstTs).filter((t): t is number => t !== null);
+  const ends = snaps.map((s) => s.lastTs).filter((t): t is number => t !== null);
+  const filter: Filter = compileFilter(q.filter ?? '', bodyTextFor(ws), {
+    captureStart: starts.length ? Math.min(...starts) : null,
+    captureEnd: ends.length ? Math.max(...ends) : null,
+  });
   const calls: TransactionRecord[] = [];
   let scanned = 0;
   let last: Position | null = null;
@@ -146,6 +157,8 @@ export function listCalls(ws: Workspace, q: CallQuery): CallPage {
     evaluationErrors: filter.errors,
     lastEvaluationError: filter.lastError,
     filter: filter.source,
+    translatedFrom: filter.translatedFrom ?? null,
+    translationNotes: [...(filter.notes ?? [])],
   };
 }
 
