@@ -7,6 +7,8 @@ import { importSnapshot } from '../store/import.js';
 import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { ManifestError } from '../k8s/manifest.js';
+import { traceCall, traceLines } from '../query/trace.js';
+import { ANALYSIS_COMMANDS, ANALYSIS_USAGE } from './analyses.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CursorError, DEFAULT_LIMIT, getCall, listCalls } from '../query/calls.js';
@@ -62,6 +64,8 @@ usage: podcap <command> [options]
   export [FILTER] --out FILE [--snapshot ID]... [--id ID]... [--format pcap|pcapng] [--all-copies] [--json]
                                            write the packets of the matching calls' connections to pcap/pcapng
   follow ID [--hex | --raw] [--json]       a connection's reassembled payload (ID: a call, or SNAPSHOT:tcp:N)
+  trace ID [--json]                        the calls one request made through the services, and where a failure began
+${ANALYSIS_USAGE}
   mcp                                      serve the workspace to an AI assistant over MCP (stdio)
 
 Every command takes --workspace DIR (default $PODCAP_WORKSPACE or ~/.podcap).
@@ -69,6 +73,7 @@ Filters are KFL2 (CEL), as in Kubeshark: 'http && status_code >= 500', 'path.sta
 `;
 
 const HELP: Record<string, string> = {
+  trace: 'podcap trace ID [--json] [--workspace DIR]\n  Follows one call through the services it touched: the calls its server made while serving it, tied by a\n  propagation header (traceparent, B3, x-request-id, grpc-trace-bin) or, without one, by time (made by the serving\n  workload between the request and its response). Marks the hop where a failure began.',
   import: 'podcap import PATH... [--manifest FILE]... [--name NAME] [--proto DIR]... [--json] [--workspace DIR]\n  --manifest: the cluster\'s objects as `kubectl get pods,svc,endpointslices,nodes,deploy,rs,sts,ds -A -o yaml` (or -o json) wrote them;\n  without it, a manifest found beside the captures (in the directory or archive given) is used. Never required.\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
   inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
@@ -92,7 +97,7 @@ const HELP: Record<string, string> = {
 
 export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    io.out(HELP[cmd] ?? USAGE);
+    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? USAGE);
     return EXIT.OK;
   }
   try {
@@ -105,7 +110,9 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       case 'fields': return cmdFields(args, io);
       case 'export': return await cmdExport(args, io);
       case 'follow': return await cmdFollow(args, io);
+      case 'trace': return await cmdTrace(args, io);
       default:
+        if (ANALYSIS_COMMANDS[cmd]) return await ANALYSIS_COMMANDS[cmd].run(args, io);
         io.err(`podcap: unknown command "${cmd}"\n\n${USAGE}`);
         return EXIT.ERROR;
     }
@@ -247,6 +254,20 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
       io.err(`podcap calls: ${page.evaluationErrors} records could not be evaluated and did not match (last: ${page.lastEvaluationError}); map_get(map, key, default) avoids missing-key errors`);
     }
     if (page.nextCursor) io.err(`more calls: --cursor ${page.nextCursor}`);
+    return EXIT.OK;
+  });
+}
+
+async function cmdTrace(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
+  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+    const t = traceCall(ws, positionals[0]);
+    if (!t) {
+      io.err(`podcap trace: no transaction "${positionals[0]}"`);
+      return EXIT.NOT_FOUND;
+    }
+    io.out(values.json ? JSON.stringify(t, null, 2) : traceLines(t).join('\n'));
     return EXIT.OK;
   });
 }

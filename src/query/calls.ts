@@ -8,6 +8,7 @@ import { isTextual } from '../dissect/body.js';
 import { parseTxId, type BodySide, type Workspace } from '../store/workspace.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
 import { compileFilter, type Filter } from './filter.js';
+import { captureBounds, makePlan, orderedCandidates, type Position } from './select.js';
 import type { ProtoRegistry } from '../dissect/proto-registry.js';
 import { decodeGrpcMessages, type GrpcDecodeOptions } from './grpc-decode.js';
 
@@ -36,17 +37,13 @@ export interface CallPage {
   translatedFrom: string | null;
   /** What the translation did beyond renaming. */
   translationNotes: string[];
+  /** The filter's parts the summary's indexes answered (empty: a scan in time order). */
+  indexUsed: string[];
 }
 
 export const DEFAULT_LIMIT = 100;
 /** The part of a body a filter's `request.body`/`response.body` sees. */
 const FILTER_BODY_BYTES = 64 * 1024;
-
-interface Position {
-  ts: number;
-  snapshot: string;
-  seq: number;
-}
 
 function encodeCursor(p: Position, reverse: boolean): string {
   return Buffer.from(JSON.stringify([p.ts, p.snapshot, p.seq, reverse ? 1 : 0])).toString('base64url');
@@ -64,9 +61,6 @@ function decodeCursor(c: string): { pos: Position; reverse: boolean } {
   }
 }
 
-function compare(a: Position, b: Position): number {
-  return a.ts - b.ts || (a.snapshot < b.snapshot ? -1 : a.snapshot > b.snapshot ? 1 : 0) || a.seq - b.seq;
-}
 
 export function selectSnapshots(ws: Workspace, refs: string[] | undefined): SnapshotMeta[] {
   if (!refs || refs.length === 0) return ws.listSnapshots();
@@ -90,33 +84,6 @@ function contentType(headers: HeaderList | undefined): string | null {
   return headers ? headerValue(headers, 'content-type') : null;
 }
 
-/** Time-ordered positions across snapshots (a k-way merge of each snapshot's time index). */
-function* mergedOrder(ws: Workspace, snaps: SnapshotMeta[], reverse: boolean, after: Position | null): Generator<Position> {
-  const iters = snaps.map((s) => {
-    const opts = after ? (reverse ? { to: after.ts, reverse } : { from: after.ts, reverse }) : { reverse };
-    const it = ws.timeOrder(s.id, opts);
-    return { snapshot: s.id, it };
-  });
-  const heads: Array<Position | null> = iters.map(({ snapshot, it }) => {
-    const n = it.next();
-    return n.done ? null : { ts: n.value.ts, snapshot, seq: n.value.seq };
-  });
-  const sign = reverse ? -1 : 1;
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i];
-      if (h && (best < 0 || sign * compare(h, heads[best]!) < 0)) best = i;
-    }
-    if (best < 0) return;
-    const pos = heads[best]!;
-    const n = iters[best].it.next();
-    heads[best] = n.done ? null : { ts: n.value.ts, snapshot: iters[best].snapshot, seq: n.value.seq };
-    if (after && sign * compare(pos, after) <= 0) continue;
-    yield pos;
-  }
-}
-
 export function listCalls(ws: Workspace, q: CallQuery): CallPage {
   const limit = Math.max(1, q.limit ?? DEFAULT_LIMIT);
   let reverse = q.reverse ?? false;
@@ -128,17 +95,14 @@ export function listCalls(ws: Workspace, q: CallQuery): CallPage {
   }
   const snaps = selectSnapshots(ws, q.snapshots);
   // capture_start and capture_end: the span of the snapshots queried.
-  const starts = snaps.map((s) => s.firstTs).filter((t): t is number => t !== null);
-  const ends = snaps.map((s) => s.lastTs).filter((t): t is number => t !== null);
-  const filter: Filter = compileFilter(q.filter ?? '', bodyTextFor(ws), {
-    captureStart: starts.length ? Math.min(...starts) : null,
-    captureEnd: ends.length ? Math.max(...ends) : null,
-  });
+  const filter: Filter = compileFilter(q.filter ?? '', bodyTextFor(ws), captureBounds(snaps));
+  // The summary's indexes narrow the candidates; each is still checked against the whole filter.
+  const plan = makePlan(filter, snaps);
   const calls: TransactionRecord[] = [];
   let scanned = 0;
   let last: Position | null = null;
   let more = false;
-  for (const pos of mergedOrder(ws, snaps, reverse, after)) {
+  for (const pos of orderedCandidates(ws, snaps, plan, reverse, after)) {
     const rec = ws.getRecord(pos.snapshot, pos.seq);
     if (!rec) continue;
     scanned++;
@@ -159,6 +123,7 @@ export function listCalls(ws: Workspace, q: CallQuery): CallPage {
     filter: filter.source,
     translatedFrom: filter.translatedFrom ?? null,
     translationNotes: [...(filter.notes ?? [])],
+    indexUsed: plan.used,
   };
 }
 
