@@ -60,6 +60,8 @@ interface Exchange {
   notes: string[];
   /** Set when the search-path logic has decided about this answer. */
   searchPath: DnsSearchPath | null;
+  /** Undecided search sequences holding this answer (an NXDOMAIN is held under each base it may belong to). */
+  holders: number;
   emitted: boolean;
 }
 
@@ -143,7 +145,7 @@ export class DnsTracker {
     if (msg.error) this.stats.malformed++;
     this.pending.set(key, {
       key, client, server, transport, streamId, file, firstTs: ts, query: msg, response: null, responseTs: null,
-      retries: 0, notes: msg.error ? [`query: ${msg.error}`] : [], searchPath: null, emitted: false,
+      retries: 0, notes: msg.error ? [`query: ${msg.error}`] : [], searchPath: null, holders: 0, emitted: false,
     });
   }
 
@@ -157,7 +159,7 @@ export class DnsTracker {
       this.stats.unmatchedResponses++;
       x = {
         key, client, server, transport, streamId, file, firstTs: ts, query: null, response: null, responseTs: null,
-        retries: 0, notes: ['query not captured'], searchPath: null, emitted: false,
+        retries: 0, notes: ['query not captured'], searchPath: null, holders: 0, emitted: false,
       };
     }
     x.response = msg;
@@ -205,8 +207,10 @@ export class DnsTracker {
       for (const b of bases.slice(1)) {
         const e = this.group(prefix + b, x.firstTs);
         e.names.add(name);
-        if (e.outcome === null) e.held.push(x);
-        else if (!decided) {
+        if (e.outcome === null) {
+          e.held.push(x);
+          x.holders++;
+        } else if (!decided) {
           decided = true;
           this.decide(x, b, e.outcome);
         }
@@ -296,8 +300,16 @@ export class DnsTracker {
     const base = key.slice(key.indexOf('|') + 1);
     for (const h of e.held) {
       if (h.emitted) continue;
-      if (e.names.size > 1) h.searchPath = { base, role: 'not-resolved', resolvedAs: null };
-      this.emit(h);
+      h.holders--;
+      if (e.names.size > 1) {
+        h.searchPath = { base, role: 'not-resolved', resolvedAs: null };
+        this.emit(h);
+      } else if (h.holders === 0) {
+        // Alone under this base, but another base may hold it in a longer sequence (x.ns.svc.cluster.local
+        // is held under "x.ns" and "x"): the last to let go emits it, so a failed search's first NXDOMAIN
+        // is not emitted without its role by whichever group happened to flush first.
+        this.emit(h);
+      }
     }
   }
 
@@ -336,7 +348,8 @@ export class DnsTracker {
       additionals: r?.additionals ?? [],
       rcode: r ? rcodeName(r.rcode) : null,
       flags: r?.flags ?? x.query?.flags ?? null,
-      edns: r?.edns ?? x.query?.edns ?? null,
+      // The answer's EDNS when there is an answer, even none: a server that drops the OPT must show as such.
+      edns: r ? r.edns : x.query?.edns ?? null,
       retries: x.retries,
       queryLength,
       responseLength,
