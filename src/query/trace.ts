@@ -40,12 +40,12 @@ const SLACK = 5e6;
 const MAX_DEPTH = 12;
 const MAX_CALLS = 500;
 
-type Keys = Partial<Record<Exclude<TraceNode['link'], 'root' | 'time'>, string>>;
+export type PropagationKeys = Partial<Record<Exclude<TraceNode['link'], 'root' | 'time'>, string>>;
 
 /** The propagation identifiers a request carries. */
-function propagationKeys(r: TransactionRecord): Keys {
+export function propagationKeys(r: TransactionRecord): PropagationKeys {
   const h = r.request.headers;
-  const keys: Keys = {};
+  const keys: PropagationKeys = {};
   const tp = headerValue(h, 'traceparent');
   const m = tp ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/i.exec(tp.trim()) : null;
   if (m) keys.traceparent = m[1].toLowerCase();
@@ -125,7 +125,7 @@ export function traceCall(ws: Workspace, id: string): TraceResult | null {
       if (!client || !serving.has(client)) continue;
       const ck = propagationKeys(c);
       let how: TraceNode['link'] | null = null;
-      for (const k of Object.keys(keys) as Array<keyof Keys>) if (ck[k] && ck[k] === keys[k]) how = k;
+      for (const k of Object.keys(keys) as Array<keyof PropagationKeys>) if (ck[k] && ck[k] === keys[k]) how = k;
       // Without a shared identifier, the server's own calls made while it served this one.
       if (!how && Object.keys(ck).filter((k) => k in keys).length === 0 && c.timestamp >= from && end(c) <= to) how = 'time';
       if (!how) continue;
