@@ -2,11 +2,8 @@
 /** The podcap command: `mcp` goes to the MCP server, everything else to the CLI. */
 import { runCommand, USAGE } from './cli/commands.js';
 import { EXIT } from './cli/exit-codes.js';
-import { serveStdio } from './mcp/server.js';
-import { ProtoRegistry } from './dissect/proto-registry.js';
-import { Workspace, defaultWorkspaceDir } from './store/workspace.js';
+import { runMcp } from './mcp/command.js';
 import { PODCAP_VERSION } from './version.js';
-import { parseArgs } from 'node:util';
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -19,19 +16,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (cmd === 'mcp') {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: rest, options: { workspace: { type: 'string', short: 'w' }, proto: { type: 'string', multiple: true } }, strict: true }));
-    } catch (e) {
-      process.stderr.write(`podcap mcp: ${(e as Error).message}\nusage: podcap mcp [--workspace DIR] [--proto DIR]...\n`);
-      return EXIT.ERROR;
-    }
-    const protos = values.proto?.length ? await ProtoRegistry.load(values.proto) : null;
-    for (const e of protos?.errors ?? []) process.stderr.write(`podcap mcp: ${e.file}: ${e.message}\n`);
-    const ws = await Workspace.open(values.workspace ?? defaultWorkspaceDir());
-    await serveStdio(ws, { protos });
-    await ws.close();
-    return EXIT.OK;
+    return runMcp(rest, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   }
   return runCommand(cmd, rest, {
     out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),

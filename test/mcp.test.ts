@@ -47,11 +47,11 @@ describe('podcap mcp (stdio)', () => {
       assert.equal(t.inputSchema.type, 'object');
     }
     const list = tools.find((t) => t.name === 'list_api_calls')!;
-    assert.deepEqual(Object.keys(list.inputSchema.properties ?? {}).sort(), ['cursor', 'filter', 'limit', 'snapshot']);
+    assert.deepEqual(Object.keys(list.inputSchema.properties ?? {}).sort(), ['cursor', 'filter', 'from', 'last', 'limit', 'reveal', 'reverse', 'snapshot', 'to']);
   });
 
   it('lists the snapshot the CLI imported', async () => {
-    const snaps = JSON.parse(textOf(await client.callTool({ name: 'list_snapshots', arguments: {} }))) as Array<{ id: string; name: string; calls: number }>;
+    const { snapshots: snaps } = JSON.parse(textOf(await client.callTool({ name: 'list_snapshots', arguments: {} }))) as { snapshots: Array<{ id: string; name: string; calls: number }> };
     const cli = JSON.parse(podcap(['snapshots', '--json', '-w', ws.dir]).stdout) as Array<{ id: string; transactions: number }>;
     assert.deepEqual(snaps.map((s) => s.id), cli.map((s) => s.id));
     assert.equal(snaps[0].name, 'sample');
@@ -91,7 +91,11 @@ describe('podcap mcp (stdio)', () => {
     assert.match(rec.response?.body?.data ?? '', /card processor timeout/);
     const auth = rec.request.headers.find(([n]) => n.toLowerCase() === 'authorization');
     assert.ok(auth, 'the fixture request carries an Authorization header');
-    assert.match(auth[1], /^Bearer \[redacted \d+ chars\]$/);
+    // A JWT keeps its header and claims (readable) and loses its signature.
+    const jwt = failing[0].request.headers.find(([n]) => n.toLowerCase() === 'authorization')![1].slice('Bearer '.length);
+    const [head, claims, signature] = jwt.split('.');
+    assert.equal(auth[1], `Bearer ${head}.${claims}.[signature redacted]`);
+    assert.ok(!textOf(await client.callTool({ name: 'get_api_call', arguments: { id: failing[0].id } })).includes(signature));
     const cookie = rec.request.headers.find(([n]) => n.toLowerCase() === 'cookie');
     assert.ok(cookie && !cookie[1].includes('session='), 'cookie value redacted');
   });

@@ -93,7 +93,9 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
     }
     sink(t);
   };
-  const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams ? new Map() : undefined };
+  // What was found on each connection, while it is open: a stored or listed connection states its protocols.
+  const dissectStats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0, byConnection: opts.collectStreams || opts.onStream ? new Map() : undefined };
+  const dnsFlows = new Set<number>();
   const collected: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
   const onStream = opts.onStream ?? (collected ? (s: StreamSummary) => collected.push(s) : undefined);
   const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS);
@@ -114,6 +116,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
           gapBytes: [...conn.gapBytes], rsts: conn.rsts, end: reason, files: [...conn.files],
           found: dissectStats.byConnection?.get(conn.id) ?? 'no payload',
         });
+        dissectStats.byConnection?.delete(conn.id);
       },
     };
   };
@@ -136,6 +139,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
           const { flow } = udp.datagram(decoded, p.ts, p.fileIndex);
           if (decoded.srcPort === DNS_PORT || decoded.dstPort === DNS_PORT) {
             dns.message(decoded.payload, p.ts, { ip: decoded.srcIp, port: decoded.srcPort }, { ip: decoded.dstIp, port: decoded.dstPort }, 'udp', flow.id, p.fileIndex);
+            if (onStream) dnsFlows.add(flow.id);
           }
         }
         break;
@@ -181,7 +185,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
         transport: 'udp', id: f.id, client: endpointText(f.client), server: endpointText(f.server),
         clientAddr: { ...f.client }, serverAddr: { ...f.server }, roles: 'first datagram',
         firstTs: f.firstTs, lastTs: f.lastTs, packets: [...f.packets], bytes: [...f.bytes], reassembledBytes: null,
-        retransmittedBytes: null, gapBytes: null, rsts: 0, end: null, files: [...f.files], found: 'not dissected yet',
+        retransmittedBytes: null, gapBytes: null, rsts: 0, end: null, files: [...f.files], found: dnsFlows.has(f.id) ? 'dns' : 'not dissected (UDP other than DNS)',
       });
     }
   }
