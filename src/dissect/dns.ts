@@ -13,6 +13,8 @@ import { endpoint, type DnsInfo, type DnsSearchPath, type TransactionSink } from
 export interface DnsOptions {
   /** The cluster's DNS domain, for recognising search-path expansion. */
   clusterDomain: string;
+  /** Search suffixes of the pods' resolv.conf beyond the cluster's own (often the node's domains). */
+  searchPath?: string[];
   /** Capture time (µs) a query waits for its answer before it is reported unanswered. */
   answerTimeoutUs: number;
   /** Capture time (µs) an expansion NXDOMAIN waits for the rest of its search sequence. */
@@ -87,11 +89,13 @@ export class DnsTracker {
   readonly stats: DnsStats = { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 };
   private readonly svcSuffix: string;
   private readonly domainSuffix: string;
+  private readonly extraSuffixes: string[];
 
   constructor(private readonly sink: TransactionSink, private readonly opts: DnsOptions = DEFAULT_DNS_OPTIONS) {
     const d = opts.clusterDomain.toLowerCase().replace(/^\.|\.$/g, '');
     this.svcSuffix = `.svc.${d}`;
     this.domainSuffix = `.${d}`;
+    this.extraSuffixes = (opts.searchPath ?? []).map((x) => `.${x.toLowerCase().replace(/^\.|\.$/g, '')}`).filter((x) => x !== this.domainSuffix);
   }
 
   /** One DNS message from `from` to `to`. */
@@ -182,12 +186,14 @@ export class DnsTracker {
       if (dot > 0) out.push(head.slice(0, dot));
     }
     if (n.endsWith(this.domainSuffix)) out.push(n.slice(0, -this.domainSuffix.length));
+    for (const x of this.extraSuffixes) if (n.endsWith(x) && n.length > x.length) out.push(n.slice(0, -x.length));
     return out;
   }
 
+  /** A name a search path may have produced: under the cluster domain or a configured suffix. */
   private inCluster(name: string): boolean {
     const n = name.toLowerCase().replace(/\.$/, '');
-    return n.endsWith(this.domainSuffix);
+    return n.endsWith(this.domainSuffix) || this.extraSuffixes.some((x) => n.endsWith(x));
   }
 
   /** An exchange is complete (answered, or given up): decide what it means in its search sequence, then emit. */

@@ -174,20 +174,24 @@ export class Http2Dissector implements StreamHandler {
   /** Fields of each decoded header block left out because their dynamic-table entry was never seen; follows the list if roles are swapped. */
   private readonly lostFields = new WeakMap<HeaderList, number>();
   private emittedAny = false;
+  private readonly hinted: boolean;
 
   constructor(
     private readonly conn: TcpConnection,
     private readonly sink: TransactionSink,
     private readonly opts: Http2Options,
-    start: { clientDir: Dir; mode: 'prior-knowledge' | 'upgrade' | 'midstream'; upgraded?: UpgradedRequest },
+    start: { clientDir: Dir; mode: 'prior-knowledge' | 'upgrade' | 'midstream' | 'hinted'; upgraded?: UpgradedRequest },
   ) {
     this.clientDir = start.clientDir;
-    const complete = start.mode !== 'midstream';
-    const client = new Side(start.mode === 'midstream' ? 'resync' : 'preface', complete);
-    const server = new Side(start.mode === 'midstream' ? 'resync' : 'header', complete);
+    // 'hinted': the user said this port carries HTTP/2, and no preface came: mid-stream, but sure of the protocol.
+    const midstream = start.mode === 'midstream' || start.mode === 'hinted';
+    this.hinted = start.mode === 'hinted';
+    const complete = !midstream;
+    const client = new Side(midstream ? 'resync' : 'preface', complete);
+    const server = new Side(midstream ? 'resync' : 'header', complete);
     this.sides = start.clientDir === 0 ? [client, server] : [server, client];
-    this.rolesUnsure = start.mode === 'midstream';
-    if (start.mode === 'midstream') this.connNotes.push('capture started mid-connection');
+    this.rolesUnsure = midstream;
+    if (midstream) this.connNotes.push(this.hinted ? 'capture started mid-connection (HTTP/2 by a configured hint)' : 'capture started mid-connection');
     if (start.upgraded) {
       const s = this.stream(1, start.upgraded.startTs);
       s.upgraded = start.upgraded;
@@ -336,7 +340,7 @@ export class Http2Dissector implements StreamHandler {
           i = bytes.length;
           // Once the other direction is in sync the connection is HTTP/2 for sure: less evidence will do.
           const other = this.sides[1 - dir];
-          const at = findFrameBoundary(buf, 3, 16384, 64 * 1024, other.state !== 'resync');
+          const at = findFrameBoundary(buf, 3, 16384, 64 * 1024, this.hinted || other.state !== 'resync');
           if (at < 0) {
             side.buf = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_WINDOW)));
             break;

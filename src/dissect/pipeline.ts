@@ -5,7 +5,7 @@
  */
 import { readCaptures, type CaptureFileReport, type CaptureSource, type Packet, type SkippedInput } from '../capture/index.js';
 import { IPPROTO_TCP, IPPROTO_UDP, NetDecoder, newDecodedPacket } from '../net/decode.js';
-import { TcpReassembler, type StreamFactory } from '../net/tcp-reassembly.js';
+import { TcpReassembler, type ReassemblyOptions, type StreamFactory } from '../net/tcp-reassembly.js';
 import { UdpFlowTable } from '../net/udp-flows.js';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
@@ -14,6 +14,7 @@ import { failureEvidence } from './evidence.js';
 import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
 import { DEFAULT_HTTP2_OPTIONS } from './http2.js';
 import { DEFAULT_DNS_OPTIONS, DnsTracker, type DnsOptions } from './dns.js';
+import { HintTable, type DissectProtocol, type DissectionChoices } from './hints.js';
 
 /** DNS is found by its port on UDP (tshark does the same); on TCP by port and content. */
 const DNS_PORT = 53;
@@ -21,6 +22,10 @@ const DNS_PORT = 53;
 export interface AnalysisOptions {
   body: BodyLimits;
   dns?: DnsOptions;
+  /** Hints (port or address → dissector) and protocols turned off, from podcap.yaml. */
+  choices?: DissectionChoices;
+  /** TCP reassembly memory caps. */
+  tcp?: Partial<ReassemblyOptions>;
   /** Keep a summary of every TCP connection and UDP flow (for `inspect --streams`). */
   collectStreams?: boolean;
   /** Called with each connection's summary when it ends (and each UDP flow's at the end): import stores them. */
@@ -85,7 +90,14 @@ const IP_PROTOCOL_NAMES: Record<number, string> = {
 export async function analyzeCaptures(sources: CaptureSource[], sink: TransactionSink, opts: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): Promise<AnalysisResult> {
   const started = Date.now();
   const report = emptyReport();
+  const hints = new HintTable(opts.choices?.hints ?? {});
+  const disabled = new Set(Object.entries(opts.choices?.protocols ?? {}).filter(([, on]) => !on).map(([p]) => p as DissectProtocol));
   const counting = (t: DissectedTransaction): void => {
+    // gRPC is found inside HTTP/2 streams: turned off, its calls are counted and dropped here.
+    if (disabled.has(t.record.protocol as DissectProtocol)) {
+      bump(report.turnedOff, `${t.record.protocol} transactions`);
+      return;
+    }
     bump(report.transactions, t.record.protocol);
     if (t.record.failed) {
       report.failed++;
@@ -99,7 +111,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   const collected: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
   const onStream = opts.onStream ?? (collected ? (s: StreamSummary) => collected.push(s) : undefined);
   const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS);
-  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body } }, dissectStats, dns);
+  const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body }, hints, disabled }, dissectStats, dns);
   // With collectStreams, each connection is summarised when it ends, after its dissector has.
   const factory: StreamFactory = !onStream ? dissect : (conn) => {
     const inner = dissect(conn);
@@ -120,7 +132,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
       },
     };
   };
-  const tcp = new TcpReassembler(factory);
+  const tcp = new TcpReassembler(factory, opts.tcp);
   const udp = new UdpFlowTable();
   const net = new NetDecoder();
   const decoded = newDecodedPacket();
@@ -137,9 +149,13 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
         } else if (decoded.protocol === IPPROTO_UDP) {
           report.udpDatagrams++;
           const { flow } = udp.datagram(decoded, p.ts, p.fileIndex);
-          if (decoded.srcPort === DNS_PORT || decoded.dstPort === DNS_PORT) {
-            dns.message(decoded.payload, p.ts, { ip: decoded.srcIp, port: decoded.srcPort }, { ip: decoded.dstIp, port: decoded.dstPort }, 'udp', flow.id, p.fileIndex);
-            if (onStream) dnsFlows.add(flow.id);
+          if (decoded.srcPort === DNS_PORT || decoded.dstPort === DNS_PORT ||
+              (hints.size > 0 && hints.lookup({ ip: decoded.dstIp, port: decoded.dstPort }, { ip: decoded.srcIp, port: decoded.srcPort }) === 'dns')) {
+            if (disabled.has('dns')) bump(report.turnedOff, 'dns datagrams');
+            else {
+              dns.message(decoded.payload, p.ts, { ip: decoded.srcIp, port: decoded.srcPort }, { ip: decoded.dstIp, port: decoded.dstPort }, 'udp', flow.id, p.fileIndex);
+              if (onStream) dnsFlows.add(flow.id);
+            }
           }
         }
         break;

@@ -32,6 +32,8 @@ export interface AnalysisReport {
   /** Transactions by protocol. */
   transactions: Record<string, number>;
   failed: number;
+  /** What was not dissected because its protocol was turned off (podcap.yaml protocols:), by what it was. */
+  turnedOff: Record<string, number>;
   /** Capture files that were truncated or had damaged records. */
   damagedFiles: number;
   durationMs: number;
@@ -53,7 +55,7 @@ export function emptyReport(): AnalysisReport {
     fragments: { reassembledDatagrams: 0, reassembledFragments: 0, dropped: {}, overlaps: 0, overlapBytes: 0, peakBytesHeld: 0 },
     tcp: emptyReassemblyStats(),
     dns: { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 },
-    connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, damagedFiles: 0, durationMs: 0,
+    connections: {}, unrecognisedBytes: 0, transactions: {}, failed: 0, turnedOff: {}, damagedFiles: 0, durationMs: 0,
   };
 }
 

@@ -11,6 +11,7 @@ import { PREFACE, findFrameBoundary } from './http2-frames.js';
 import { DnsTcpDissector, type DnsTracker } from './dns.js';
 import { plausibleDnsHeader } from './dns-message.js';
 import type { TransactionSink } from './record.js';
+import type { DissectProtocol, HintTable } from './hints.js';
 
 export interface TcpDissectStats {
   /** Connections by the protocol found on them; 'unrecognised' carried data no dissector claimed. */
@@ -24,7 +25,14 @@ export interface TcpDissectStats {
 export interface TcpDissectOptions {
   http1: Http1Options;
   http2: Http2Options;
+  /** Ports and addresses whose connections go to a named dissector (podcap.yaml hints). */
+  hints?: HintTable;
+  /** Protocols turned off: their connections are counted under "(not dissected: turned off)". */
+  disabled?: ReadonlySet<DissectProtocol>;
 }
+
+/** Takes a connection's bytes and drops them: a protocol turned off, or a duplicate view. */
+const DISCARD: StreamHandler = { data() {}, gap() {}, end() {} };
 
 /** Bytes looked at per direction before a connection is given up as unrecognised. */
 const DETECT_WINDOW = 64 * 1024;
@@ -43,6 +51,8 @@ class Router implements StreamHandler {
   private readonly held: Held[] = [];
   private readonly heldBytes: [number, number] = [0, 0];
   private readonly verdict: ['pending' | 'no', 'pending' | 'no'] = ['pending', 'pending'];
+  /** The dissector a hint names for this connection (tunnels inside it are detected afresh). */
+  private readonly hint: DissectProtocol | null;
 
   constructor(
     private readonly conn: TcpConnection,
@@ -52,7 +62,9 @@ class Router implements StreamHandler {
     private readonly dns: DnsTracker | null,
     /** "" for a connection, "tunnel: " for what a CONNECT or Upgrade carries. */
     private readonly label = '',
-  ) {}
+  ) {
+    this.hint = label === '' ? opts.hints?.lookup(conn.server, conn.client) ?? null : null;
+  }
 
   data(dir: Dir, bytes: Buffer, ts: number): void {
     if (this.target) return this.target.data(dir, bytes, ts);
@@ -91,6 +103,7 @@ class Router implements StreamHandler {
   private detect(dir: Dir): void {
     if (this.verdict[dir] === 'no') return this.scanMidstream(dir);
     const bytes = this.dirBytes(dir);
+    if (this.hint) return this.detectHinted(dir, bytes, this.hint);
     if (this.dns && (this.conn.server.port === 53 || this.conn.client.port === 53)) {
       // DNS over TCP: a two-byte length, then a DNS header.
       if (bytes.length < 14) return;
@@ -111,6 +124,31 @@ class Router implements StreamHandler {
     }
   }
 
+  /**
+   * A hinted connection goes to its dissector without waiting for signatures: HTTP/2 still
+   * recognises its preface when there is one, and otherwise resyncs on frame boundaries
+   * taking the hint as proof; HTTP/1 takes a message start where there is one.
+   */
+  private detectHinted(dir: Dir, bytes: Buffer, hint: DissectProtocol): void {
+    if (hint === 'dns') {
+      if (this.dns) return this.attachDns(this.dns);
+      return this.giveUp();
+    }
+    if (hint === 'http') {
+      const start = http1Start(bytes);
+      if (start === 'request') return this.attachHttp1(dir, false);
+      if (start === 'response') return this.attachHttp1((1 - dir) as Dir, false);
+      if (start === 'need-more') return;
+      return this.attachHttp1(this.conn.roles === 'syn' ? 0 : dir, true);
+    }
+    const n = Math.min(bytes.length, PREFACE.length);
+    if (bytes.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+      if (n === PREFACE.length) this.attachHttp2(dir, 'prior-knowledge');
+      return;
+    }
+    this.attachHttp2(0, 'hinted');
+  }
+
   /** A connection caught mid-stream may show an HTTP/1 message start further in. */
   private scanMidstream(dir: Dir): void {
     const bytes = this.dirBytes(dir);
@@ -126,7 +164,17 @@ class Router implements StreamHandler {
     }
   }
 
+  /** A protocol turned off in the configuration: the connection is counted and its bytes dropped. */
+  private turnedOff(protocol: DissectProtocol): boolean {
+    if (!this.opts.disabled?.has(protocol)) return false;
+    this.target = DISCARD;
+    this.count(`${protocol} (not dissected: turned off)`);
+    this.held.length = 0;
+    return true;
+  }
+
   private attachHttp1(requestDir: Dir, resync: boolean): void {
+    if (this.turnedOff('http')) return;
     const d = new Http1Dissector(this.conn, this.sink, this.opts.http1, (how, requestDir) => this.afterSwitch(how, requestDir));
     d.setRequestDirection(requestDir, resync);
     this.target = d;
@@ -135,6 +183,7 @@ class Router implements StreamHandler {
   }
 
   private attachDns(tracker: DnsTracker): void {
+    if (this.turnedOff('dns')) return;
     const d = new DnsTcpDissector(this.conn, tracker, () => this.conn.files[0] ?? 0);
     this.target = d;
     this.count('dns');
@@ -145,10 +194,11 @@ class Router implements StreamHandler {
    * The connection's client: from the direction that sent the preface, else (mid-stream) the
    * reassembler's guess, which the HTTP/2 dissector corrects from the first decoded headers.
    */
-  private attachHttp2(clientDir: Dir, mode: 'prior-knowledge' | 'midstream'): void {
+  private attachHttp2(clientDir: Dir, mode: 'prior-knowledge' | 'midstream' | 'hinted'): void {
+    if (this.turnedOff('http2')) return;
     const d = new Http2Dissector(this.conn, this.sink, this.opts.http2, { clientDir, mode });
     this.target = d;
-    this.count(mode === 'midstream' ? 'http2 (mid-stream)' : 'http2');
+    this.count(mode === 'midstream' ? 'http2 (mid-stream)' : mode === 'hinted' ? 'http2 (by hint)' : 'http2');
     for (const h of this.held.splice(0)) d.data(h.dir, h.bytes, h.ts);
   }
 
@@ -159,6 +209,10 @@ class Router implements StreamHandler {
   private afterSwitch(how: SwitchKind, requestDir: Dir): StreamHandler | null {
     if (how.kind === 'connect') return new Router(this.conn, this.sink, this.opts, this.stats, this.dns, 'tunnel: ');
     if (how.protocol === 'h2c') {
+      if (this.opts.disabled?.has('http2')) {
+        this.count('http2 (h2c upgrade) (not dissected: turned off)');
+        return null;
+      }
       this.count('http2 (h2c upgrade)');
       return new Http2Dissector(this.conn, this.sink, this.opts.http2, { clientDir: requestDir, mode: 'upgrade', upgraded: how.request ?? undefined });
     }
@@ -184,7 +238,7 @@ class Router implements StreamHandler {
 }
 
 /** Another file's view of a connection already dissected (through a NAT): counted, not dissected twice. */
-const DUPLICATE_VIEW: StreamHandler = { data() {}, gap() {}, end() {} };
+const DUPLICATE_VIEW = DISCARD;
 
 export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats, dns: DnsTracker | null = null): StreamFactory {
   return (conn) => {
