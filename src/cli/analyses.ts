@@ -15,11 +15,13 @@ import { computeTimeline, parseDuration } from '../query/timeline.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { clockTime, ms, table } from './format.js';
 import type { Io } from './commands.js';
+import { cliContext } from './config-context.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 const COMMON = {
   workspace: { type: 'string', short: 'w' },
+  config: { type: 'string', short: 'c' },
   json: { type: 'boolean' },
   snapshot: { type: 'string', multiple: true },
   from: { type: 'string' },
@@ -35,8 +37,9 @@ function parse<O extends Options>(args: string[], options: O) {
   }
 }
 
-function workspaceDir(v: unknown): string {
-  return typeof v === 'string' ? v : defaultWorkspaceDir();
+/** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
+function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {
+  return cliContext(values).workspace;
 }
 
 async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
@@ -133,7 +136,7 @@ export async function cmdStats(args: string[], io: Io): Promise<number> {
   const sort = choice<StatsSort>(values.sort, 'sort', STATS_SORTS, 'count');
   const limit = limitOf(values.limit, 50);
   const window = windowOf(values);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const r = computeStats(ws, { filter, snapshots: values.snapshot as string[] | undefined, window, by, sort, limit });
     evaluationWarning('stats', r, io);
     if (values.json) {
@@ -172,7 +175,7 @@ export async function cmdMap(args: string[], io: Io): Promise<number> {
     format = 'json';
   }
   const window = windowOf(values);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const m = computeServiceMap(ws, { filter, snapshots: values.snapshot as string[] | undefined, window });
     evaluationWarning('map', m, io);
     switch (format) {
@@ -215,7 +218,7 @@ export async function cmdTimeline(args: string[], io: Io): Promise<number> {
   if (aroundWindow !== null && around === null) throw new UsageError('--window goes with --around TIME');
   const window = windowOf(values);
   if (around !== null && window) throw new UsageError('give either --around or --from/--to/--last, not both');
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const t = computeTimeline(ws, {
       filter, snapshots: values.snapshot as string[] | undefined, window, bucket,
       around: around ?? undefined, aroundWindow: aroundWindow ?? undefined,
@@ -275,7 +278,7 @@ export async function cmdDiff(args: string[], io: Io): Promise<number> {
     }
     q = { filter: positionals[2] ?? '', a: { snapshots: [positionals[0]] }, b: { snapshots: [positionals[1]] }, limit };
   }
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const d = computeDiff(ws, q);
     evaluationWarning('diff', { evaluationErrors: d.a.evaluationErrors + d.b.evaluationErrors }, io);
     if (values.json) {
@@ -321,7 +324,7 @@ export async function cmdAuth(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, COMMON);
   const filter = oneFilter(positionals);
   const window = windowOf(values);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const a = computeAuth(ws, { filter, snapshots: values.snapshot as string[] | undefined, window });
     evaluationWarning('auth', a, io);
     if (values.json) {

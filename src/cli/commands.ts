@@ -20,6 +20,10 @@ import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, publicFiles, re
 import type { SnapshotMeta } from '../store/snapshot.js';
 import { ExportError, NotFoundError, exportPackets, type ExportFormat, type ExportResult } from '../query/export.js';
 import { followJson, followStream, renderFollow, resolveFollowTarget, type FollowMode } from '../query/follow.js';
+import { ConfigError } from '../config/load.js';
+import { CONTROL_COMMANDS, CONTROL_USAGE } from './config-commands.js';
+import { cliContext } from './config-context.js';
+import { dissectionSettings } from '../config/apply.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -28,7 +32,7 @@ export interface Io {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-const WORKSPACE = { workspace: { type: 'string', short: 'w' } } as const;
+const WORKSPACE = { workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' } } as const;
 
 function parse<O extends Options>(args: string[], options: O, positionals = true) {
   try {
@@ -38,8 +42,9 @@ function parse<O extends Options>(args: string[], options: O, positionals = true
   }
 }
 
-function workspaceDir(v: unknown): string {
-  return typeof v === 'string' ? v : defaultWorkspaceDir();
+/** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
+function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {
+  return cliContext(values).workspace;
 }
 
 function damagedCount(s: { files: SnapshotMeta['files'] }): number {
@@ -66,15 +71,24 @@ usage: podcap <command> [options]
   follow ID [--hex | --raw] [--json]       a connection's reassembled payload (ID: a call, or SNAPSHOT:tcp:N)
   trace ID [--json]                        the calls one request made through the services, and where a failure began
 ${ANALYSIS_USAGE}
-  mcp                                      serve the workspace to an AI assistant over MCP (stdio)
+${CONTROL_USAGE}  mcp                                      serve the workspace to an AI assistant over MCP (stdio)
 
-Every command takes --workspace DIR (default $PODCAP_WORKSPACE or ~/.podcap).
+Every command takes --workspace DIR (default: podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap)
+and --config FILE (default ./podcap.yaml, else WORKSPACE/podcap.yaml; \`podcap config\` shows the settings in force).
 Filters are KFL2 (CEL), as in Kubeshark: 'http && status_code >= 500', 'path.startsWith("/api/")'.
 `;
 
 const HELP: Record<string, string> = {
   trace: 'podcap trace ID [--json] [--workspace DIR]\n  Follows one call through the services it touched: the calls its server made while serving it, tied by a\n  propagation header (traceparent, B3, x-request-id, grpc-trace-bin) or, without one, by time (made by the serving\n  workload between the request and its response). Marks the hop where a failure began.',
-  import: 'podcap import PATH... [--manifest FILE]... [--name NAME] [--proto DIR]... [--json] [--workspace DIR]\n  --manifest: the cluster\'s objects as `kubectl get pods,svc,endpointslices,nodes,deploy,rs,sts,ds -A -o yaml` (or -o json) wrote them;\n  without it, a manifest found beside the captures (in the directory or archive given) is used. Never required.\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture (nothing imported); 3: imported, but some input was damaged.',
+  import: 'podcap import PATH... [--manifest FILE]... [--name NAME] [--proto DIR]... [--config FILE] [--json] [--workspace DIR]\n  --manifest: the cluster\'s objects as `kubectl get pods,svc,endpointslices,nodes,deploy,rs,sts,ds -A -o yaml` (or -o json) wrote them;\n  without it, a manifest found beside the captures (in the directory or archive given) is used. Never required.\n  Reads pcap/pcapng files (gzipped or not), directories and tar/tar.gz archives of them into a new snapshot,\n  merged in time order, all or nothing. Files in directories and archives that are not captures are passed over and listed.\n  Exit 0: imported; 2: an input is not a readable capture, or podcap.yaml is malformed (nothing imported); 3: imported, but some input was damaged.\n'
+    + '  Settings from podcap.yaml (--config FILE, else ./podcap.yaml, else WORKSPACE/podcap.yaml; `podcap config` lists all):\n'
+    + '    hints: {8443: http2, "10.0.0.5:9000": grpc, 5353: dns}   dissect a port or server as a protocol (HTTP/2 without a preface)\n'
+    + '    protocols: {dns: false}                                 turn a protocol\'s dissection off (counted, not decoded)\n'
+    + '    protoDirs: [./protos]                                   .proto files for gRPC field names (--proto wins)\n'
+    + '    failed: {http: 4xx, rules: [{namespace: shop, http: 4xx}]}   count HTTP 4xx as failed, everywhere or per namespace/service\n'
+    + '    dns: {clusterDomain: cluster.local, searchPath: [...]}  DNS search-path recognition\n'
+    + '    bodies: {maxStoredBytes: 1MiB}   tcp: {maxHeldBytesPerConnection: 4MiB, maxHeldBytesTotal: 256MiB}\n'
+    + '  The settings used are recorded in the snapshot (`podcap status`); `podcap redissect SNAPSHOT` applies new ones.',
   inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
   calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
@@ -97,7 +111,7 @@ const HELP: Record<string, string> = {
 
 export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? USAGE);
+    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? USAGE);
     return EXIT.OK;
   }
   try {
@@ -113,6 +127,7 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       case 'trace': return await cmdTrace(args, io);
       default:
         if (ANALYSIS_COMMANDS[cmd]) return await ANALYSIS_COMMANDS[cmd].run(args, io);
+        if (CONTROL_COMMANDS[cmd]) return await CONTROL_COMMANDS[cmd].run(args, io);
         io.err(`podcap: unknown command "${cmd}"\n\n${USAGE}`);
         return EXIT.ERROR;
     }
@@ -120,6 +135,10 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
     if (e instanceof UsageError) {
       io.err(`podcap ${cmd}: ${e.message}\n${HELP[cmd] ?? ''}`);
       return EXIT.ERROR;
+    }
+    if (e instanceof ConfigError) {
+      io.err(`podcap ${cmd}: ${e.message} (nothing was done; the configuration in force is unchanged)`);
+      return EXIT.BAD_INPUT;
     }
     if (e instanceof CaptureError || e instanceof ManifestError) {
       io.err(`podcap ${cmd}: ${e.message}`);
@@ -163,15 +182,17 @@ async function cmdImport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true }, manifest: { type: 'string', multiple: true },
   });
-  const protoDirs = ((values.proto as string[] | undefined) ?? []).map((d) => resolve(d));
-  await loadProtos(protoDirs, io);
   if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
-  const dir = workspaceDir(values.workspace);
+  const ctx = cliContext(values);
+  const flagProtos = ((values.proto as string[] | undefined) ?? []).map((d) => resolve(d));
+  const protoDirs = flagProtos.length ? flagProtos : ctx.config.settings.protoDirs;
+  await loadProtos(protoDirs, io);
+  const dir = ctx.workspace;
   const progress = process.stderr.isTTY && !values.json
     ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
     : undefined;
   const meta = await withWorkspace(dir, (ws) =>
-    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, manifests: (values.manifest as string[] | undefined) ?? [], analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
+    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, manifests: ((values.manifest as string[] | undefined) ?? []).map((m) => resolve(m)), config: { file: ctx.config.file, settings: dissectionSettings(ctx.config.settings, protoDirs) }, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
   if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
   const damaged = damagedCount(meta);
   if (values.json) io.out(JSON.stringify({ ...meta, files: publicFiles(meta.files) }, null, 2));
@@ -205,7 +226,7 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
 
 async function cmdSnapshots(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } }, false);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const snaps = ws.listSnapshots();
     if (values.json) {
       io.out(JSON.stringify(snaps.map((s) => ({ ...s, files: publicFiles(s.files) })), null, 2));
@@ -237,7 +258,7 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
   });
   if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
   const limit = positiveInt(values.limit, 'limit', DEFAULT_LIMIT);
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const page = listCalls(ws, {
       filter: positionals[0] ?? '',
       snapshots: values.snapshot as string[] | undefined,
@@ -261,7 +282,7 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
 async function cmdTrace(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
-  return withWorkspace(workspaceDir(values.workspace), (ws) => {
+  return withWorkspace(workspaceDir(values), (ws) => {
     const t = traceCall(ws, positionals[0]);
     if (!t) {
       io.err(`podcap trace: no transaction "${positionals[0]}"`);
@@ -278,7 +299,7 @@ async function cmdShow(args: string[], io: Io): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
   const maxBodyBytes = positiveInt(values['max-body'], 'max-body', 64 * 1024);
-  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+  return withWorkspace(workspaceDir(values), async (ws) => {
     const snapshotId = positionals[0].split('-')[0];
     const snap = ws.listSnapshots().find((s) => s.id === snapshotId);
     const dirs = (values.proto as string[] | undefined) ?? snap?.protoDirs ?? [];
@@ -328,7 +349,7 @@ async function cmdExport(args: string[], io: Io): Promise<number> {
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE is required');
   const format = (values.format ?? 'auto') as string;
   if (format !== 'pcap' && format !== 'pcapng' && format !== 'auto') throw new UsageError(`--format is pcap or pcapng, not "${format}"`);
-  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+  return withWorkspace(workspaceDir(values), async (ws) => {
     try {
       const r = await exportPackets(ws, {
         filter: positionals[0] ?? '', ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
@@ -357,7 +378,7 @@ async function cmdFollow(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('give one transaction id, or SNAPSHOT:tcp:N');
   if (values.hex && values.raw) throw new UsageError('--hex or --raw, not both');
   const mode: FollowMode = values.hex ? 'hex' : values.raw ? 'raw' : 'ascii';
-  return withWorkspace(workspaceDir(values.workspace), async (ws) => {
+  return withWorkspace(workspaceDir(values), async (ws) => {
     try {
       const target = resolveFollowTarget(ws, positionals[0]);
       const r = await followStream(ws, target.snapshot, target.transport, target.id);

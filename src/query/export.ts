@@ -573,7 +573,7 @@ function exactEnds(ws: Workspace, scan: SnapshotScan): void {
   let minTcp = Infinity;
   for (const list of scan.byKey.values()) for (const s of list) if (s.ref.transport === 'tcp') minTcp = Math.min(minTcp, s.ref.id);
   if (minTcp === Infinity) return;
-  for (const { value } of ws.conns.getRange({ start: [scan.meta.id, 'tcp', minTcp + 1], end: [scan.meta.id, 'tcp', Infinity] })) {
+  for (const { value } of ws.conns.getRange({ start: [ws.dataKey(scan.meta), 'tcp', minTcp + 1], end: [ws.dataKey(scan.meta), 'tcp', Infinity] })) {
     const list = scan.byKey.get(summaryKey(value));
     if (!list) continue;
     for (const s of list) if (value.firstTs > s.start && value.firstTs < s.end) s.end = value.firstTs;

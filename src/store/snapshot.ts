@@ -3,6 +3,8 @@ import type { CaptureFileReport, CaptureSource, SkippedInput } from '../capture/
 import type { AnalysisReport } from '../dissect/report.js';
 import type { IdentitySummary } from '../k8s/identity.js';
 import type { ResolutionReport } from '../k8s/enrich.js';
+import type { DissectionSettings } from '../config/apply.js';
+import type { DissectionReport } from './dissection-report.js';
 
 export interface SnapshotMeta {
   id: string;
@@ -40,4 +42,16 @@ export interface SnapshotMeta {
   } | null;
   /** What the addresses of the transactions resolved to. */
   resolution: ResolutionReport | null;
+  /** The settings the transactions were dissected with, and the podcap.yaml they came from (null: defaults). Absent before 0.2. */
+  config?: { file: string | null; settings: DissectionSettings };
+  /** What the dissectors made of each protocol and each file. Absent in snapshots imported before it existed. */
+  dissection?: DissectionReport;
+  /** Where the data is keyed: absent (the id) until the first re-dissection, then `ID~N`. */
+  dataKey?: string;
+  /** Times re-dissected (0 or absent: as imported). */
+  generation?: number;
+  /** A re-dissection under way: the generation it writes, and the process writing it. */
+  pending?: { key: string; pid: number } | null;
+  /** Each re-dissection: when, and what changed in the settings. */
+  redissections?: Array<{ at: string; generation: number; configFile: string | null; changed: string[] }>;
 }

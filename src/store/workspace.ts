@@ -11,6 +11,12 @@
  *
  * A snapshot becomes visible only when its meta turns 'ready'; an import that
  * fails removes what it wrote, and one that died is swept at the next open.
+ *
+ * The data dbs are keyed by the snapshot's data key, not its id: the id at first,
+ * `ID~N` after the Nth re-dissection. Re-dissection writes a new generation under a
+ * new key while readers use the old, then flips the meta's dataKey in one put (one
+ * LMDB transaction) and removes the old generation: a reader sees one or the other,
+ * and one holding a read transaction keeps its view to the end.
  */
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -24,6 +30,13 @@ import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 export type BodySide = 'request' | 'response';
 
+export interface ReadView {
+  snapshot(id: string): SnapshotMeta | null;
+  /** The snapshot's transactions in sequence order, as of the view. */
+  records(meta: SnapshotMeta): TransactionRecord[];
+  done(): void;
+}
+
 export function defaultWorkspaceDir(): string {
   return process.env.PODCAP_WORKSPACE ?? join(homedir(), '.podcap');
 }
@@ -35,6 +48,11 @@ export function txId(snapshot: string, seq: number): string {
 export function parseTxId(id: string): { snapshot: string; seq: number } | null {
   const m = /^([A-Za-z0-9]+)-(\d+)$/.exec(id);
   return m ? { snapshot: m[1], seq: Number(m[2]) } : null;
+}
+
+/** The key a snapshot's data is stored under (its id until it is re-dissected). */
+export function dataKeyOf(meta: SnapshotMeta): string {
+  return meta.dataKey ?? meta.id;
 }
 
 export class SnapshotNotFound extends Error {
@@ -62,6 +80,8 @@ export class Workspace {
   readonly bodies: Database<Buffer, [string, number, number]>;
   readonly conns: Database<StreamSummary, [string, string, number]>;
   readonly summaryDbs: SummaryDbs;
+  /** Snapshot id → data key, as last read from the metas: spares a meta decode per record read. */
+  private readonly keys = new Map<string, string>();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -92,8 +112,37 @@ export class Workspace {
   /** Ready snapshots, oldest first. */
   listSnapshots(): SnapshotMeta[] {
     const out: SnapshotMeta[] = [];
-    for (const { value } of this.snapshots.getRange()) if (value.state === 'ready') out.push(value);
+    for (const { value } of this.snapshots.getRange()) {
+      if (value.state !== 'ready') continue;
+      out.push(value);
+      this.keys.set(value.id, dataKeyOf(value));
+    }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Where a snapshot's transactions, bodies, connections and summary are keyed. */
+  dataKey(meta: SnapshotMeta): string {
+    return dataKeyOf(meta);
+  }
+
+  /** The data key of a snapshot by id, fresh from its meta when `fresh` (after a miss: a re-dissection may have moved it). */
+  private keyOf(snapshot: string, fresh = false): string {
+    let key = fresh ? undefined : this.keys.get(snapshot);
+    if (key === undefined) {
+      const meta = this.snapshots.get(snapshot);
+      key = meta ? dataKeyOf(meta) : snapshot;
+      this.keys.set(snapshot, key);
+    }
+    return key;
+  }
+
+  /** A read that found nothing under the cached key is tried once more under the meta's current one. */
+  private read<T>(snapshot: string, get: (key: string) => T | undefined): T | undefined {
+    const key = this.keyOf(snapshot);
+    const v = get(key);
+    if (v !== undefined) return v;
+    const now = this.keyOf(snapshot, true);
+    return now === key ? undefined : get(now);
   }
 
   /** By id, by name, or by a unique id prefix. */
@@ -107,22 +156,47 @@ export class Workspace {
   }
 
   getRecord(snapshot: string, seq: number): TransactionRecord | null {
-    const r = this.tx.get([snapshot, seq]);
+    const r = this.read(snapshot, (k) => this.tx.get([k, seq]));
     return r ? { id: txId(snapshot, seq), snapshot, ...r } : null;
   }
 
   getBody(snapshot: string, seq: number, side: BodySide): Buffer | null {
-    return this.bodies.get([snapshot, seq, side === 'request' ? 0 : 1]) ?? null;
+    return this.read(snapshot, (k) => this.bodies.get([k, seq, side === 'request' ? 0 : 1])) ?? null;
   }
 
   /** Sequence numbers of a snapshot's transactions in time order. */
   *timeOrder(snapshot: string, opts: { from?: number; to?: number; reverse?: boolean } = {}): Generator<{ ts: number; seq: number }> {
-    const lo: [string, number, number] = [snapshot, opts.from ?? -Infinity, -1];
-    const hi: [string, number, number] = [snapshot, opts.to ?? Infinity, Infinity];
+    const key = this.keyOf(snapshot, true);
+    const lo: [string, number, number] = [key, opts.from ?? -Infinity, -1];
+    const hi: [string, number, number] = [key, opts.to ?? Infinity, Infinity];
     const range = opts.reverse
       ? this.time.getKeys({ start: hi, end: lo, reverse: true })
       : this.time.getKeys({ start: lo, end: hi });
     for (const key of range) yield { ts: key[1], seq: key[2] };
+  }
+
+  /**
+   * A view of the workspace frozen until done(): an LMDB read transaction, so commits made
+   * meanwhile (a re-dissection's flip and sweep) stay invisible to it. For readers that span
+   * several event-loop turns and must not see a snapshot change under them.
+   */
+  openReadView(): ReadView {
+    const transaction = this.root.useReadTransaction();
+    return {
+      snapshot: (id) => {
+        const m = this.snapshots.get(id, { transaction });
+        return m && m.state === 'ready' ? m : null;
+      },
+      records: (meta) => {
+        const key = dataKeyOf(meta);
+        const out: TransactionRecord[] = [];
+        for (const { key: k, value } of this.tx.getRange({ start: [key, 0], end: [key, Infinity], transaction })) {
+          out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...value });
+        }
+        return out;
+      },
+      done: () => transaction.done(),
+    };
   }
 
   /** Start an import: the snapshot's meta is written as 'importing', invisible to readers. */
@@ -143,15 +217,16 @@ export class Workspace {
   }
 
   getStream(snapshot: string, transport: 'tcp' | 'udp', id: number): StreamSummary | null {
-    return this.conns.get([snapshot, transport, id]) ?? null;
+    return this.read(snapshot, (k) => this.conns.get([k, transport, id])) ?? null;
   }
 
-  summaryWriter(snapshot: string): SummaryWriter {
-    return new SummaryWriter(this.summaryDbs, snapshot);
+  /** `key`: the data key being written (the snapshot id at import, the new generation's at re-dissection). */
+  summaryWriter(key: string): SummaryWriter {
+    return new SummaryWriter(this.summaryDbs, key);
   }
 
   summary(snapshot: SnapshotMeta): SummaryReader {
-    return new SummaryReader(this.summaryDbs, snapshot.id, snapshot.transactions);
+    return new SummaryReader(this.summaryDbs, dataKeyOf(snapshot), snapshot.transactions);
   }
 
   /** Everything written so far is on disk; then the snapshot turns visible in one put. */
@@ -164,9 +239,64 @@ export class Workspace {
   /** Remove a snapshot and everything under it (an aborted import, or a delete). */
   async remove(snapshot: string): Promise<void> {
     await this.tx.flushed;
+    const meta = this.snapshots.get(snapshot);
     await this.snapshots.remove(snapshot);
-    const lo = [snapshot];
-    const hi = [`${snapshot}\u0000`];
+    this.keys.delete(snapshot);
+    const keys = new Set([snapshot, ...(meta ? [dataKeyOf(meta)] : []), ...(meta?.pending ? [meta.pending.key] : [])]);
+    for (const k of keys) await this.removeData(k);
+  }
+
+  /**
+   * Start writing a new generation of a ready snapshot's data: its key is recorded in the
+   * meta (as pending, with this process) so that one that dies half-written is swept.
+   */
+  async beginGeneration(meta: SnapshotMeta): Promise<string> {
+    const generation = (meta.generation ?? 0) + 1;
+    const key = `${meta.id}~${generation}`;
+    // Leftovers of an earlier attempt at the same generation would mix in: clear them first.
+    await this.removeData(key);
+    await this.snapshots.put(meta.id, { ...meta, pending: { key, pid: process.pid } });
+    return key;
+  }
+
+  /**
+   * The new generation is written: flip the snapshot to it in one put (one LMDB write
+   * transaction), then remove the old generation. `expected` is the data key the new one was
+   * made from: if another re-dissection flipped first, this one is refused (and removed).
+   */
+  async commitGeneration(meta: SnapshotMeta, key: string, expected: string): Promise<void> {
+    await this.tx.flushed;
+    await this.summaryDbs.post.flushed;
+    let old: string | null = null;
+    const ok = await this.snapshots.transaction(() => {
+      const current = this.snapshots.get(meta.id);
+      if (!current || current.state !== 'ready' || dataKeyOf(current) !== expected) return false;
+      old = dataKeyOf(current);
+      this.snapshots.putSync(meta.id, { ...meta, dataKey: key, generation: Number(key.split('~')[1]), state: 'ready', pid: null, pending: null });
+      return true;
+    });
+    if (!ok) {
+      await this.removeData(key);
+      throw new Error(`snapshot ${meta.id} was changed (deleted or re-dissected) while this re-dissection ran; nothing replaced`);
+    }
+    this.keys.set(meta.id, key);
+    if (old !== null && old !== key) await this.removeData(old);
+  }
+
+  /** A re-dissection that failed: its half-written generation goes, the snapshot stays as it was. */
+  async abortGeneration(snapshot: string, key: string): Promise<void> {
+    await this.tx.flushed;
+    await this.removeData(key);
+    await this.snapshots.transaction(() => {
+      const current = this.snapshots.get(snapshot);
+      if (current?.pending?.key === key) this.snapshots.putSync(snapshot, { ...current, pending: null });
+    });
+  }
+
+  /** Everything keyed under one data key, in every data db. */
+  private async removeData(key: string): Promise<void> {
+    const lo = [key];
+    const hi = [`${key}\u0000`];
     const { sum, post, dict } = this.summaryDbs;
     for (const db of [this.tx, this.time, this.bodies, this.conns, sum, post, dict] as Database<unknown, Key[]>[]) {
       await this.root.transaction(() => {
@@ -179,6 +309,7 @@ export class Workspace {
   private async sweep(): Promise<void> {
     for (const { key, value } of this.snapshots.getRange()) {
       if (value.state === 'importing' && (value.pid === null || !processAlive(value.pid))) await this.remove(key);
+      else if (value.pending && !processAlive(value.pending.pid)) await this.abortGeneration(key, value.pending.key);
     }
   }
 }

@@ -13,9 +13,10 @@ export interface RunResult {
 }
 
 /** Run the podcap command as a user would, in a child process. */
-export function podcap(args: string[], env: NodeJS.ProcessEnv = {}): RunResult {
+export function podcap(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): RunResult {
   const r = spawnSync(process.execPath, [podcapBin, ...args], {
     encoding: 'utf8',
+    cwd,
     env: { ...process.env, ...env },
     maxBuffer: 64 << 20,
   });
