@@ -117,8 +117,9 @@ export async function runMcp(args: string[], out: Out, err: Out): Promise<number
   const token = values.token ?? randomBytes(24).toString('base64url');
   if (token.length < 16) err('podcap mcp: warning: a token shorter than 16 characters is easy to guess\n');
   const http = await serveHttp(toolContext(ws, opts), { host: values.host ?? '127.0.0.1', port, token });
-  err(`podcap mcp: serving ${workspace} at ${http.url}\n`);
+  // The token first: whoever waits for the address has it then.
   if (values.token === undefined) err(`podcap mcp: token: ${token}\n  (send Authorization: Bearer <token>)\n`);
+  err(`podcap mcp: serving ${workspace} at ${http.url}\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (): void => resolveStop();
     process.once('SIGINT', stop);

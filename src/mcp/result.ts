@@ -24,8 +24,9 @@ export function errorResult(message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
 
+/** Compact JSON: indentation would spend a third of a model's context on spaces. */
 function serialize(value: unknown): string {
-  return JSON.stringify(value, null, 1);
+  return JSON.stringify(value);
 }
 
 /** The size-capped JSON of a value; a value that cannot fit is cut, with a note saying how to get less. */
@@ -39,7 +40,12 @@ export function jsonResult(value: unknown, maxChars = MAX_RESULT_CHARS): CallToo
  * `base` with `items` under `key`, as many of them as fit in the bound (at least one);
  * when some were left out, `cutForSize` says how many and what to do.
  */
-export function fitList<T>(base: Record<string, unknown>, key: string, items: T[], maxChars = MAX_RESULT_CHARS): Record<string, unknown> {
+export interface Fitted {
+  [key: string]: unknown;
+  cutForSize?: { shown: number; of: number; hint: string };
+}
+
+export function fitList<T>(base: Record<string, unknown>, key: string, items: T[], maxChars = MAX_RESULT_CHARS): Fitted {
   const whole = { ...base, [key]: items };
   if (serialize(whole).length <= maxChars || items.length <= 1) return whole;
   let lo = 1;

@@ -8,7 +8,7 @@ import { traceCall, traceLines } from '../../query/trace.js';
 import { parseTxId } from '../../store/workspace.js';
 import { revealing, type ToolContext } from '../context.js';
 import { defineTool } from '../registry.js';
-import { fitList, ToolError } from '../result.js';
+import { fitList, ToolError, type Fitted } from '../result.js';
 import { filterParam, isoMicros, limitParam, revealParam, snapshotParam, snapshotsOf, windowOf, windowParams } from './common.js';
 
 export const LIST_DEFAULT_LIMIT = 50;
@@ -71,20 +71,22 @@ const listApiCalls = defineTool({
   run: (a, ctx) => {
     const reveal = revealing(ctx, a.reveal);
     const filter = windowedFilter(ctx, a.filter ?? '', a.snapshot, windowOf(a));
-    const page = listCalls(ctx.ws, { filter, snapshots: snapshotsOf(a.snapshot), limit: a.limit ?? LIST_DEFAULT_LIMIT, cursor: a.cursor, reverse: a.reverse });
-    const calls = page.calls.map((r) => {
-      const s = callSummary(r);
-      return reveal ? s : ctx.redactor.strings(s);
-    });
-    return fitList({
-      filter: page.filter,
-      ...(page.translatedFrom !== null ? { translatedFrom: page.translatedFrom, translationNotes: page.translationNotes } : {}),
-      returned: calls.length,
-      nextCursor: page.nextCursor,
-      scanned: page.scanned,
-      indexUsed: page.indexUsed,
-      ...(page.evaluationErrors ? { evaluationErrors: page.evaluationErrors, lastEvaluationError: page.lastEvaluationError } : {}),
-    }, 'calls', calls);
+    const page = (limit: number): Fitted => {
+      const p = listCalls(ctx.ws, { filter, snapshots: snapshotsOf(a.snapshot), limit, cursor: a.cursor, reverse: a.reverse });
+      const calls = p.calls.map((r) => (reveal ? callSummary(r) : ctx.redactor.strings(callSummary(r))));
+      return fitList({
+        filter: p.filter,
+        ...(p.translatedFrom !== null ? { translatedFrom: p.translatedFrom, translationNotes: p.translationNotes } : {}),
+        returned: calls.length,
+        nextCursor: p.nextCursor,
+        scanned: p.scanned,
+        indexUsed: p.indexUsed,
+        ...(p.evaluationErrors ? { evaluationErrors: p.evaluationErrors, lastEvaluationError: p.lastEvaluationError } : {}),
+      }, 'calls', calls);
+    };
+    const first = page(a.limit ?? LIST_DEFAULT_LIMIT);
+    // Too large for a context: the page that fits, so that its cursor goes on right after it.
+    return first.cutForSize ? { ...page(first.cutForSize.shown), cutForSize: first.cutForSize } : first;
   },
 });
 

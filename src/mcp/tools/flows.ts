@@ -90,7 +90,9 @@ const listL4Flows = defineTool({
       }
     }
     if (skipping) throw new ToolError(`cursor "${a.cursor}" names no flow of this listing: pass back nextCursor unchanged`);
-    return fitList({ returned: flows.length, nextCursor: next }, 'flows', flows);
+    const fitted = fitList({ returned: flows.length, nextCursor: next }, 'flows', flows);
+    // Cut for size: the next page starts after the last flow shown.
+    return fitted.cutForSize ? { ...fitted, returned: fitted.cutForSize.shown, nextCursor: flows[fitted.cutForSize.shown - 1].flow } : fitted;
   },
 });
 
