@@ -71,7 +71,7 @@ usage: podcap <command> [options]
   follow ID [--hex | --raw] [--json]       a connection's reassembled payload (ID: a call, or SNAPSHOT:tcp:N)
   trace ID [--json]                        the calls one request made through the services, and where a failure began
 ${ANALYSIS_USAGE}
-${CONTROL_USAGE}  mcp                                      serve the workspace to an AI assistant over MCP (stdio)
+${CONTROL_USAGE}  mcp [--http] [--root DIR]...             serve the workspace to an AI assistant over MCP (stdio, or HTTP; mcp --help)
 
 Every command takes --workspace DIR (default: podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap)
 and --config FILE (default ./podcap.yaml, else WORKSPACE/podcap.yaml; \`podcap config\` shows the settings in force).
