@@ -15,7 +15,7 @@ export interface RedactionRules {
   /** Header names whose values are secrets. */
   headers?: string[];
   /** Query-string and form-body parameter names whose values are secrets. */
-  params?: string[];
+  queryParams?: string[];
   /**
    * JSON body paths whose values are secrets: `password` (that key at any depth),
    * `user.credentials.pin` (a dotted path from the top), `items.*.card` (`*`: any key or index).
@@ -30,7 +30,7 @@ export const DEFAULT_REDACTION_RULES: Required<RedactionRules> = {
     'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'apikey', 'x-auth-token',
     'x-access-token', 'x-csrf-token', 'x-xsrf-token', 'x-amz-security-token', 'x-goog-api-key', 'ocp-apim-subscription-key',
   ],
-  params: [
+  queryParams: [
     'token', 'access_token', 'id_token', 'refresh_token', 'api_key', 'apikey', 'api-key', 'key', 'password', 'passwd', 'pwd',
     'secret', 'client_secret', 'sig', 'signature', 'x-amz-signature', 'x-amz-security-token', 'code', 'session', 'sessionid', 'auth',
   ],
@@ -77,7 +77,7 @@ export class Redactor {
     const all = [...(opts.defaults === false ? [] : [DEFAULT_REDACTION_RULES]), ...extra];
     const lower = (xs: string[] | undefined): string[] => (xs ?? []).map((x) => x.toLowerCase());
     this.headerNames = new Set(all.flatMap((r) => lower(r.headers)));
-    this.paramNames = new Set(all.flatMap((r) => lower(r.params)));
+    this.paramNames = new Set(all.flatMap((r) => lower(r.queryParams)));
     const paths = all.flatMap((r) => lower(r.jsonPaths));
     this.jsonPaths = paths.map((p) => ({ anyDepth: !p.includes('.'), parts: p.split('.') }));
     this.jsonKeys = new Set(this.jsonPaths.filter((p) => p.anyDepth).map((p) => p.parts[0]));
