@@ -2,7 +2,8 @@
  * `npm start`: the main job on the bundled sample snapshot (fixtures/sample: a
  * small shop's capture and its cluster manifest, see its README). Imports it into a
  * workspace of its own (.podcap/ in the checkout), then lists the transactions and
- * the failures with the podcap command itself, showing each command it runs.
+ * the failures with the podcap command itself, showing each command it runs, and
+ * ends by writing the incident's report (Markdown and HTML) beside the workspace.
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -40,6 +41,12 @@ step(['calls', 'dns && failed', ...ws]);
 const failed = spawnSync(process.execPath, [bin, 'calls', 'grpc && failed', '--json', '--limit', '1', ...ws], { cwd: root, encoding: 'utf8' });
 const first = (JSON.parse(failed.stdout) as Array<{ id: string }>)[0];
 if (first) step(['show', first.id, ...ws]);
+// The report to attach to the ticket, in both formats.
+const reportMd = join(workspace, 'report.md');
+const reportHtml = join(workspace, 'report.html');
+step(['report', '--format', 'md', '--out', relative(root, reportMd), ...ws]);
+step(['report', '--format', 'html', '--out', relative(root, reportHtml), ...ws]);
+process.stdout.write(`\nThe sample incident's report: ${relative(process.cwd(), reportHtml)} (open it in a browser) and ${relative(process.cwd(), reportMd)} (paste it into a ticket).\n`);
 process.stdout.write(`\nThe sample workspace is in ${relative(process.cwd(), workspace) || '.'}/: try\n`
   + `  node dist/src/main.js show <ID> ${ws.join(' ')}\n`
   + `  node dist/src/main.js calls 'src.workload.name == "checkout" && failed' ${ws.join(' ')}\n`

@@ -1,0 +1,121 @@
+/** The `report` command: an incident report of a snapshot (or a filter, or a window) as Markdown or one HTML file. */
+import { parseArgs } from 'node:util';
+import { rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { FilterError } from '../query/filter.js';
+import { AnalysisError } from '../query/stats.js';
+import { buildReport, type ReportQuery } from '../report/model.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { renderHtml } from '../report/html.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { parseTime } from './analyses.js';
+import type { Io } from './commands.js';
+
+export const REPORT_HELP = `podcap report [FILTER] [--snapshot ID]... [--window FROM..TO] [--format md|html] [--out FILE] [--reveal] [--top N] [--workspace DIR]
+  An incident report for a ticket: the capture in a paragraph, failures by endpoint and cause with evidence and
+  first/last seen, the slowest endpoints (p50/p90/p99), the service map, the timeline with the first failure marked,
+  authentication and DNS findings (search-path NXDOMAIN apart from real failures), the top failed calls in full, and
+  the podcap command behind each section. FILTER (KFL2) and --window narrow it; --window takes ISO times, either
+  end may be left open (2026-11-20T10:00:00Z..2026-11-20T10:05:00Z, 2026-11-20T10:00:00Z..).
+  --format md: Markdown for GitHub, GitLab or Jira (tables, a Mermaid map, <details>); html: one self-contained file
+  (inline CSS and SVG, no external resources, readable without script, printable). Default: from --out's extension
+  (.html, .htm: html), else md. Without --out the report goes to stdout.
+  Credentials (Authorization, cookies, API keys, tokens) are redacted as the MCP server redacts them; --reveal shows them.
+  --top N: failed calls shown in full (default 5).
+  Exit 0: written; 1: bad usage or filter; 4: unknown snapshot.`;
+
+/** FROM..TO with ISO times, either end open; µs since the epoch. */
+export function parseWindow(v: unknown): { from: number | null; to: number | null } | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const i = s.indexOf('..');
+  if (i < 0) throw new UsageError(`--window is FROM..TO (ISO times, either may be empty), not "${s}"`);
+  const from = s.slice(0, i).trim();
+  const to = s.slice(i + 2).trim();
+  if (!from && !to) throw new UsageError('--window needs at least one end: FROM.., ..TO or FROM..TO');
+  const w = { from: from ? parseTime(from, 'window') : null, to: to ? parseTime(to, 'window') : null };
+  if (w.from !== null && w.to !== null && w.to < w.from) throw new UsageError(`--window ends (${to}) before it starts (${from})`);
+  return w;
+}
+
+export type ReportFormat = 'md' | 'html';
+
+export function reportFormat(format: unknown, out: string | undefined): ReportFormat {
+  if (format !== undefined) {
+    if (format === 'markdown') return 'md';
+    if (format !== 'md' && format !== 'html') throw new UsageError(`--format is md or html, not "${String(format)}"`);
+    return format;
+  }
+  return out && /\.html?$/i.test(out) ? 'html' : 'md';
+}
+
+/** Write a file whole or not at all: beside it first, then renamed. */
+export async function writeWhole(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`cannot write ${path}: ${dir} is not a directory`);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.partial`);
+  await writeFile(temp, text);
+  await rename(temp, path);
+}
+
+export async function cmdReport(args: string[], io: Io): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(REPORT_HELP);
+    return EXIT.OK;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args, allowPositionals: true, strict: true, options: {
+          workspace: { type: 'string', short: 'w' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+          format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
+        },
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+    const out = typeof values.out === 'string' && values.out !== '' ? resolve(values.out) : undefined;
+    const format = reportFormat(values.format, out);
+    const top = values.top === undefined ? 5 : Number(values.top);
+    if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a whole number, not "${String(values.top)}"`);
+    const q: ReportQuery = {
+      filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
+      reveal: values.reveal === true, topCalls: top,
+    };
+    const ws = await Workspace.open(typeof values.workspace === 'string' ? values.workspace : defaultWorkspaceDir());
+    try {
+      if (ws.listSnapshots().length === 0) {
+        io.err('podcap report: the workspace holds no snapshot: podcap import CAPTURE... first');
+        return EXIT.NOT_FOUND;
+      }
+      const model = await buildReport(ws, q);
+      const text = format === 'html' ? renderHtml(model) : renderMarkdown(model);
+      if (out) {
+        await writeWhole(out, text);
+        io.out(`wrote the ${format === 'html' ? 'HTML' : 'Markdown'} report of ${model.capture.snapshots.map((s) => s.name ?? s.id).join(', ')} to ${out} (${Buffer.byteLength(text)} bytes)`);
+      } else io.out(text.trimEnd());
+      return EXIT.OK;
+    } finally {
+      await ws.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof AnalysisError) {
+      io.err(`podcap report: ${e.message}\n${REPORT_HELP}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof FilterError) {
+      io.err(`podcap report: bad filter: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof SnapshotNotFound) {
+      io.err(`podcap report: ${e.message}`);
+      return EXIT.NOT_FOUND;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,21 @@
+/** Numbers and caveats as both renderings of the report word them. */
+import { ms } from '../cli/format.js';
+import type { ReportModel } from './model.js';
+
+export function fmtMs(v: number | null): string {
+  return ms(v);
+}
+
+export function fmtPct(r: number): string {
+  return `${(r * 100).toFixed(1)}%`;
+}
+
+/** What the reader should know about the report's limits. */
+export function reportCaveats(m: ReportModel): string[] {
+  const out: string[] = [];
+  if (m.dns.sampled) out.push('DNS findings are from the first 2000 matching queries; the counts are exact.');
+  if (m.failures.groups.length < m.failures.totalGroups) {
+    out.push(`Failures fall in ${m.failures.totalGroups} groups; the ${m.failures.groups.length} largest are shown.`);
+  }
+  return out;
+}
