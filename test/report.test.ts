@@ -45,7 +45,12 @@ function secretsOf(ws: Workspace): string[] {
     const page = listCalls(ws, { limit: 1000, cursor });
     for (const r of page.calls) {
       for (const [n, v] of [...r.request.headers, ...(r.response?.headers ?? [])]) {
-        if (/^(authorization|cookie|set-cookie)$/i.test(n)) out.add(v.replace(/^Bearer\s+/i, ''));
+        if (!/^(authorization|cookie|set-cookie)$/i.test(n)) continue;
+        const token = v.replace(/^Bearer\s+/i, '');
+        out.add(token);
+        // A JWT's header and claims may be shown (decoded, unverifiable); its signature is the secret.
+        const parts = token.split('.');
+        if (parts.length === 3) out.add(parts[2]);
       }
     }
     cursor = page.nextCursor;
@@ -135,7 +140,7 @@ describe('podcap report on the sample incident', { skip }, () => {
       assert.ok(!md.includes(s), 'a secret in the Markdown');
       assert.ok(!html.includes(s), 'a secret in the HTML');
     }
-    assert.match(md, /authorization: Bearer \[redacted \d+ chars\]/);
+    assert.match(md, /authorization: Bearer (\[redacted \d+ chars\]|eyJ\S+\.\[signature redacted\])/);
     const revealed = renderMarkdown(await buildReport(ws, { reveal: true }));
     assert.ok(secrets.some((s) => revealed.includes(s)), '--reveal shows them');
   });

@@ -22,7 +22,7 @@ import {
 } from '../query/stats.js';
 import { computeTimeline } from '../query/timeline.js';
 import { traceCall } from '../query/trace.js';
-import { redactRecord } from '../query/redact.js';
+import { defaultRedactor, type Redactor } from '../query/redact.js';
 import { PODCAP_VERSION } from '../version.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { existsSync } from 'node:fs';
@@ -36,6 +36,8 @@ export interface ReportQuery {
   window?: { from: number | null; to: number | null };
   /** Show credentials as captured instead of redacted. */
   reveal?: boolean;
+  /** The redaction rules (the MCP server's: the defaults, plus configured ones); default: the defaults. */
+  redactor?: Redactor;
   /** Failed calls shown in full (default 5). */
   topCalls?: number;
   /** Bytes of each body shown (default 4096). */
@@ -522,11 +524,6 @@ function callDetail(r: TransactionRecord, cmds: CommandLines): CallDetail {
   };
 }
 
-/** Redaction of what the report shows of a call; the MCP server's rules. */
-export function redactForReport(r: TransactionRecord): TransactionRecord {
-  return redactRecord(r);
-}
-
 // ---------------------------------------------------------------------------------------------
 // The report
 
@@ -573,6 +570,7 @@ export async function buildReport(ws: Workspace, q: ReportQuery = {}): Promise<R
 
   // The top failed calls in full: the first of each failure group, where failures began first.
   const calls: CallDetail[] = [];
+  const redactor = q.redactor ?? defaultRedactor;
   const registries = new Map<string, ProtoRegistry | null>();
   for (const g of failures.groups.slice(0, q.topCalls ?? 5)) {
     const snap = scope.snaps.find((s) => g.firstId.startsWith(`${s.id}-`));
@@ -583,15 +581,17 @@ export async function buildReport(ws: Workspace, q: ReportQuery = {}): Promise<R
       registries.set(snap.id, protos);
     }
     const rec = getCall(ws, g.firstId, { maxBodyBytes: q.maxBodyBytes ?? 4096, protos });
-    if (rec) calls.push(callDetail(q.reveal ? rec : redactForReport(rec), cmds));
+    if (rec) calls.push(callDetail(q.reveal ? rec : redactor.record(rec), cmds));
   }
 
   const names = scope.snaps.map((s) => s.name ?? s.id).join(', ');
-  return {
+  const model: ReportModel = {
     title: `Incident report: ${names || 'empty workspace'}`,
     generatedAt: new Date().toISOString(),
     podcapVersion: PODCAP_VERSION,
     redacted: !q.reveal,
     capture, failures, slowest, map, timeline, auth, dns, calls,
   };
+  // Evidence, DNS names and the rest are free text from the capture: redacted as the MCP server redacts its results.
+  return q.reveal ? model : redactor.strings(model);
 }
