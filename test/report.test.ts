@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lint } from 'markdownlint/promise';
@@ -167,6 +167,17 @@ describe('podcap report on the sample incident', { skip }, () => {
     assert.ok(!/\b(src|href)\s*=\s*["']?(https?:|\/\/)/i.test(html));
     assert.ok(!/url\((?!#)/i.test(html));
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;/);
+  });
+
+  it('redacts by podcap.yaml\'s redaction rules too, as the MCP server\'s Redactor does', () => {
+    const requestId = /x-request-id: (req-[0-9a-z-]+)/.exec(md)?.[1];
+    assert.ok(requestId, 'the sample\'s failed calls carry x-request-id');
+    const cfg = join(dir, 'redact.yaml');
+    writeFileSync(cfg, 'redaction:\n  headers: [x-request-id]\n');
+    const r = podcap(['report', '--workspace', dir, '--config', cfg, '--format', 'md']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(`x-request-id: ${requestId}`));
+    assert.match(r.stdout, /x-request-id: \[redacted \d+ chars\]/);
   });
 
   it('the CLI writes both formats, narrows by filter and window, and exits as documented', () => {

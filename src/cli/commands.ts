@@ -24,7 +24,7 @@ import { ConfigError } from '../config/load.js';
 import { CONTROL_COMMANDS, CONTROL_USAGE } from './config-commands.js';
 import { cliContext } from './config-context.js';
 import { dissectionSettings } from '../config/apply.js';
-import { REPORT_HELP, cmdReport } from './report.js';
+import { BUNDLE_HELP, REPORT_HELP, cmdBundle, cmdReport } from './report.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -74,6 +74,8 @@ usage: podcap <command> [options]
 ${ANALYSIS_USAGE}
   report [FILTER] [--window FROM..TO] [--format md|html] [--out FILE] [--reveal]
                                            an incident report for a ticket: Markdown, or one self-contained HTML page
+  bundle [FILTER] [--window FROM..TO] --out FILE.tar.gz
+                                           the incident cut out as a small snapshot: pcapng, manifest subset, reports, README
 ${CONTROL_USAGE}  mcp [--http] [--root DIR]...             serve the workspace to an AI assistant over MCP (stdio, or HTTP; mcp --help)
 
 Every command takes --workspace DIR (default: podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap)
@@ -114,7 +116,7 @@ const HELP: Record<string, string> = {
 
 export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? (cmd === 'report' ? REPORT_HELP : USAGE));
+    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? (cmd === 'report' ? REPORT_HELP : cmd === 'bundle' ? BUNDLE_HELP : USAGE));
     return EXIT.OK;
   }
   try {
@@ -129,6 +131,7 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       case 'follow': return await cmdFollow(args, io);
       case 'trace': return await cmdTrace(args, io);
       case 'report': return await cmdReport(args, io);
+      case 'bundle': return await cmdBundle(args, io);
       default:
         if (ANALYSIS_COMMANDS[cmd]) return await ANALYSIS_COMMANDS[cmd].run(args, io);
         if (CONTROL_COMMANDS[cmd]) return await CONTROL_COMMANDS[cmd].run(args, io);

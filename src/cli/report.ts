@@ -3,17 +3,22 @@ import { parseArgs } from 'node:util';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { Workspace, SnapshotNotFound } from '../store/workspace.js';
+import { Redactor } from '../query/redact.js';
+import { cliContext } from './config-context.js';
 import { FilterError } from '../query/filter.js';
 import { AnalysisError } from '../query/stats.js';
 import { buildReport, type ReportQuery } from '../report/model.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderHtml } from '../report/html.js';
 import { EXIT, UsageError } from './exit-codes.js';
+import { writeBundle } from '../report/bundle.js';
+import { ExportError, NotFoundError } from '../query/export.js';
+import { CaptureError } from '../capture/packet.js';
 import { parseTime } from './analyses.js';
 import type { Io } from './commands.js';
 
-export const REPORT_HELP = `podcap report [FILTER] [--snapshot ID]... [--window FROM..TO] [--format md|html] [--out FILE] [--reveal] [--top N] [--workspace DIR]
+export const REPORT_HELP = `podcap report [FILTER] [--snapshot ID]... [--window FROM..TO] [--format md|html] [--out FILE] [--reveal] [--top N] [--workspace DIR] [--config FILE]
   An incident report for a ticket: the capture in a paragraph, failures by endpoint and cause with evidence and
   first/last seen, the slowest endpoints (p50/p90/p99), the service map, the timeline with the first failure marked,
   authentication and DNS findings (search-path NXDOMAIN apart from real failures), the top failed calls in full, and
@@ -22,7 +27,8 @@ export const REPORT_HELP = `podcap report [FILTER] [--snapshot ID]... [--window 
   --format md: Markdown for GitHub, GitLab or Jira (tables, a Mermaid map, <details>); html: one self-contained file
   (inline CSS and SVG, no external resources, readable without script, printable). Default: from --out's extension
   (.html, .htm: html), else md. Without --out the report goes to stdout.
-  Credentials (Authorization, cookies, API keys, tokens) are redacted as the MCP server redacts them; --reveal shows them.
+  Credentials (Authorization, cookies, API keys, tokens, and podcap.yaml's redaction: rules) are redacted as the MCP
+  server redacts them; --reveal shows them.
   --top N: failed calls shown in full (default 5).
   Exit 0: written; 1: bad usage or filter; 4: unknown snapshot.`;
 
@@ -41,6 +47,13 @@ export function parseWindow(v: unknown): { from: number | null; to: number | nul
 }
 
 export type ReportFormat = 'md' | 'html';
+
+/** The workspace and the redaction rules in force (podcap.yaml's `redaction:` beside the defaults), as the MCP server takes them. */
+function contextOf(values: { workspace?: unknown; config?: unknown }): { workspace: string; redactor: Redactor } {
+  const ctx = cliContext(values);
+  const r = ctx.config.settings.redaction;
+  return { workspace: ctx.workspace, redactor: new Redactor([{ headers: r.headers, params: r.queryParams, jsonPaths: r.jsonPaths, patterns: r.patterns }]) };
+}
 
 export function reportFormat(format: unknown, out: string | undefined): ReportFormat {
   if (format !== undefined) {
@@ -70,7 +83,7 @@ export async function cmdReport(args: string[], io: Io): Promise<number> {
     try {
       parsed = parseArgs({
         args, allowPositionals: true, strict: true, options: {
-          workspace: { type: 'string', short: 'w' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+          workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
           format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
         },
       });
@@ -83,11 +96,12 @@ export async function cmdReport(args: string[], io: Io): Promise<number> {
     const format = reportFormat(values.format, out);
     const top = values.top === undefined ? 5 : Number(values.top);
     if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a whole number, not "${String(values.top)}"`);
+    const { workspace, redactor } = contextOf(values);
     const q: ReportQuery = {
       filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
-      reveal: values.reveal === true, topCalls: top,
+      reveal: values.reveal === true, topCalls: top, redactor,
     };
-    const ws = await Workspace.open(typeof values.workspace === 'string' ? values.workspace : defaultWorkspaceDir());
+    const ws = await Workspace.open(workspace);
     try {
       if (ws.listSnapshots().length === 0) {
         io.err('podcap report: the workspace holds no snapshot: podcap import CAPTURE... first');
@@ -114,6 +128,84 @@ export async function cmdReport(args: string[], io: Io): Promise<number> {
     }
     if (e instanceof SnapshotNotFound) {
       io.err(`podcap report: ${e.message}`);
+      return EXIT.NOT_FOUND;
+    }
+    throw e;
+  }
+}
+
+export const BUNDLE_HELP = `podcap bundle [FILTER] [--snapshot ID]... [--window FROM..TO] --out FILE.tar.gz [--reveal] [--json] [--workspace DIR] [--config FILE]
+  Cuts the incident out as a small snapshot to attach to a ticket: one .tar.gz with capture.pcapng (every packet of
+  the matching calls' connections, original bytes, timestamps and interfaces; Wireshark opens it), cluster.yaml (the
+  part of the manifest naming their addresses), report.md and report.html (the report of the same cut), README.md (how
+  it was cut) and podcap-bundle.json. podcap import FILE.tar.gz reads it back, manifest included. Connections go whole
+  (a TCP connection cut in time loses its handshake and HTTP/2 header state), so the README gives the filter that
+  selects exactly the cut's calls again.
+  Exit 0: written; 1: bad usage, filter, or the output cannot be written; 2: a capture file is gone or changed since the
+  import; 4: unknown snapshot.`;
+
+export async function cmdBundle(args: string[], io: Io): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(BUNDLE_HELP);
+    return EXIT.OK;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args, allowPositionals: true, strict: true, options: {
+          workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+          out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
+        },
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+    if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE.tar.gz is required');
+    const out = resolve(values.out);
+    if (!/\.(tar\.gz|tgz)$/i.test(out)) throw new UsageError(`--out names a .tar.gz (or .tgz) file, not "${values.out}"`);
+    const { workspace, redactor } = contextOf(values);
+    const ws = await Workspace.open(workspace);
+    try {
+      const r = await writeBundle(ws, {
+        redactor,
+        filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window), out, reveal: values.reveal === true,
+      });
+      if (values.json) io.out(JSON.stringify(r, null, 2));
+      else {
+        io.out([
+          `wrote ${r.out} (${r.bytes} bytes): ${r.transactions} calls on ${r.connections} connections, ${r.packets} packets; ${r.files.join(', ')}`,
+          `  manifest: ${r.manifest ? Object.entries(r.manifest).map(([k, n]) => `${n} ${k}`).join(', ') : 'none'}`,
+          `  open it again: podcap import ${r.out}; the cut's calls: podcap calls '${r.selectAgain.replace(/'/g, `'\\''`)}'`,
+        ].join('\n'));
+      }
+      for (const n of r.notes) io.err(`podcap bundle: ${n}`);
+      if (r.transactions === 0) io.err('podcap bundle: no call matched: the bundle holds no packets');
+      return EXIT.OK;
+    } finally {
+      await ws.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof AnalysisError) {
+      io.err(`podcap bundle: ${e.message}\n${BUNDLE_HELP}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof FilterError) {
+      io.err(`podcap bundle: bad filter: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof ExportError) {
+      io.err(`podcap bundle: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof CaptureError) {
+      io.err(`podcap bundle: ${e.message}`);
+      return EXIT.BAD_INPUT;
+    }
+    if (e instanceof SnapshotNotFound || e instanceof NotFoundError) {
+      io.err(`podcap bundle: ${e.message}`);
       return EXIT.NOT_FOUND;
     }
     throw e;

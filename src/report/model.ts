@@ -281,12 +281,15 @@ function captureSection(snaps: SnapshotMeta[], scope: CaptureSection['scope'], c
     skippedPackets ? ` ${skippedPackets} packets were not decoded (see below).` : ' Every packet was decoded.',
     kubernetes ? ` Addresses named from the cluster manifest: ${kubernetes}.` : ' No cluster manifest: addresses are shown as IPs.',
   ];
+  for (const s of snaps) {
+    if (s.parent) parts.push(` Snapshot ${s.name ?? s.id} was cut out of snapshot ${s.parent.name ?? s.parent.id}${s.parent.filter ? ` by “${s.parent.filter}”` : ''}${s.parent.from || s.parent.to ? ` from ${s.parent.from ?? 'the start'} to ${s.parent.to ?? 'the end'}` : ''}.`);
+  }
   if (scope) {
     parts.push(` This report covers the ${scope.matched} calls${scope.filter ? ` matching “${scope.filter}”` : ''}`
       + `${scope.from || scope.to ? ` from ${scope.from ?? 'the start'} to ${scope.to ?? 'the end'}` : ''}.`);
   }
   return {
-    snapshots: snaps.map((s) => ({ id: s.id, name: s.name, parent: (s as SnapshotMeta & { parent?: string | null }).parent ?? null })),
+    snapshots: snaps.map((s) => ({ id: s.id, name: s.name, parent: s.parent?.id ?? null })),
     files, start: iso(first), end: iso(last), durationSeconds: duration, packets, transactions, failed, byProtocol, undecoded, kubernetes, scope,
     paragraph: parts.join(''),
     commands: [{ title: 'the snapshot', line: `podcap snapshots` }, { title: 'every call', line: cmds.callsLine('', ['--limit', '50']) }],

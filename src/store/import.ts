@@ -24,6 +24,8 @@ export interface ImportOptions {
   manifests?: string[];
   /** podcap.yaml's settings (hints, protocols, limits, failure rules) and the file they came from; defaults without. */
   config?: { file: string | null; settings: DissectionSettings };
+  /** The snapshot this one was cut out of (a bundle imported into the workspace it came from). */
+  parent?: SnapshotMeta['parent'];
 }
 
 export function newSnapshotId(): string {
@@ -85,6 +87,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
       ? { files: manifest.files, discovered: manifest.discovered, summary: resolver.summary(), backends: resolver.serviceBackends(), warnings: manifest.model.warnings.slice(0, 50).map((w) => `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`), notes: manifest.notes }
       : null,
     resolution: null,
+    ...(opts.parent ? { parent: opts.parent } : {}),
   };
   meta.config = { file: opts.config?.file ?? null, settings: opts.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, []) };
   meta.config.settings.protoDirs = meta.protoDirs;

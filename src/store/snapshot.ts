@@ -54,4 +54,15 @@ export interface SnapshotMeta {
   pending?: { key: string; pid: number } | null;
   /** Each re-dissection: when, and what changed in the settings. */
   redissections?: Array<{ at: string; generation: number; configFile: string | null; changed: string[] }>;
+  /** A snapshot cut out of another (podcap bundle, MCP create_snapshot): which, and how. Absent for an import of captures. */
+  parent?: SnapshotParent | null;
+}
+
+export interface SnapshotParent {
+  id: string;
+  name: string | null;
+  /** The KFL2 filter and window (ISO) of the cut. */
+  filter: string;
+  from: string | null;
+  to: string | null;
 }

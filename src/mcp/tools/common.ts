@@ -82,5 +82,6 @@ export function snapshotBrief(s: SnapshotMeta) {
     failed: s.report.failed,
     byProtocol: s.report.transactions,
     kubernetes: s.kubernetes ? { manifest: s.kubernetes.files, ...s.kubernetes.summary } : null,
+    ...(s.parent ? { parent: s.parent } : {}),
   };
 }

@@ -6,6 +6,7 @@
 import type { Tool } from '../registry.js';
 import { ANALYSIS_TOOLS } from './analyses.js';
 import { CALL_TOOLS } from './calls.js';
+import { DERIVE_TOOLS } from './derive.js';
 import { FILTER_TOOLS } from './filter.js';
 import { FLOW_TOOLS } from './flows.js';
 import { PACKET_TOOLS } from './packets.js';
@@ -13,6 +14,7 @@ import { SNAPSHOT_TOOLS } from './snapshots.js';
 
 export const TOOLS: readonly Tool[] = [
   ...SNAPSHOT_TOOLS,
+  ...DERIVE_TOOLS,
   ...CALL_TOOLS,
   ...ANALYSIS_TOOLS,
   ...FLOW_TOOLS,

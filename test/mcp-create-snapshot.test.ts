@@ -1,0 +1,84 @@
+/**
+ * MCP create_snapshot (Kubeshark's name) on the sample incident, through the SDK's
+ * client over an in-memory transport: a derived snapshot of the payment outage's
+ * window, listed with its parent, holding exactly the window's calls; the bundle
+ * written under the output root; refusals for a cut of nothing and a path outside.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { importSnapshot } from '../src/store/import.js';
+import { Workspace } from '../src/store/workspace.js';
+import { listCalls } from '../src/query/calls.js';
+import { createServer } from '../src/mcp/server.js';
+import { fixturesDir } from './support/paths.js';
+
+const sampleDir = join(fixturesDir, 'sample');
+const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
+
+function json(result: unknown): Record<string, unknown> {
+  const r = result as { content: Array<{ text?: string }>; isError?: boolean };
+  return { ...(JSON.parse(r.content[0].text ?? '{}') as Record<string, unknown>), ...(r.isError ? { isError: true } : {}) };
+}
+
+function text(result: unknown): string {
+  return (result as { content: Array<{ text?: string }> }).content[0].text ?? '';
+}
+
+describe('MCP create_snapshot', { skip }, () => {
+  let dir = '';
+  let ws: Workspace;
+  let client: Client;
+  let parent = '';
+  const from = '2026-11-24T19:56:15.476250Z';
+  const to = '2026-11-24T19:56:35.501511Z';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'podcap-mcp-cut-'));
+    ws = await Workspace.open(join(dir, 'ws'));
+    parent = (await importSnapshot(ws, [sampleDir], { name: 'sample' })).id;
+    mkdirSync(join(dir, 'out'));
+    const server = createServer(ws, { outputRoot: join(dir, 'out') });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    client = new Client({ name: 'podcap-test', version: '1.0.0' });
+    await client.connect(b);
+  });
+  after(async () => {
+    await client?.close();
+    await ws?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('cuts a window into a new snapshot listed with its parent, and writes the bundle under the output root', async () => {
+    const r = json(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', from, to, name: 'outage', bundle: 'outage.tar.gz' } }));
+    assert.equal(r.isError, undefined, JSON.stringify(r));
+    const created = r.created as { id: string; name: string; parent: { id: string; from: string; to: string } };
+    assert.equal(created.name, 'outage');
+    assert.equal(created.parent.id, parent);
+    assert.equal(created.parent.from, '2026-11-24T19:56:15.476Z');
+    const bundle = r.bundle as { path: string; files: string[] };
+    assert.equal(bundle.path, join(dir, 'out', 'outage.tar.gz'));
+    assert.ok(readFileSync(bundle.path).length > 1000);
+    assert.ok(bundle.files.includes('report.html'));
+
+    const listed = json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as Array<{ id: string; parent?: { id: string } }>;
+    assert.deepEqual(listed.map((s) => [s.id, s.parent?.id ?? null]).sort(), [[parent, null], [created.id, parent]].sort());
+
+    // Exactly the window's calls, by the filter the tool hands back.
+    const want = listCalls(ws, { snapshots: [parent], filter: `timestamp >= timestamp("${from}") && timestamp <= timestamp("${to}")`, limit: 10000 }).calls;
+    const got = listCalls(ws, { snapshots: [created.id], filter: r.selectAgain as string, limit: 10000 }).calls;
+    assert.ok(want.length > 100);
+    assert.deepEqual(got.map((c) => [c.timestamp, c.status, c.dst.name]), want.map((c) => [c.timestamp, c.status, c.dst.name]));
+  });
+
+  it('refuses a cut of everything, an empty cut and a bundle outside the output root', async () => {
+    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample' } })), /give a filter, a window/);
+    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'status_code == 999' } })), /no call matches/);
+    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'grpc', bundle: '../x.tar.gz' } })), /outside the output root/);
+  });
+});
