@@ -52,7 +52,7 @@ export type ReportFormat = 'md' | 'html';
 function contextOf(values: { workspace?: unknown; config?: unknown }): { workspace: string; redactor: Redactor } {
   const ctx = cliContext(values);
   const r = ctx.config.settings.redaction;
-  return { workspace: ctx.workspace, redactor: new Redactor([{ headers: r.headers, params: r.queryParams, jsonPaths: r.jsonPaths, patterns: r.patterns }]) };
+  return { workspace: ctx.workspace, redactor: new Redactor([{ headers: r.headers, queryParams: r.queryParams, jsonPaths: r.jsonPaths, patterns: r.patterns }]) };
 }
 
 export function reportFormat(format: unknown, out: string | undefined): ReportFormat {
