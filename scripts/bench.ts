@@ -161,7 +161,35 @@ async function runChild(args: string[]): Promise<void> {
   if (mode === 'grpc-server') return grpcServer(n(0), a[1]!);
   if (mode === 'grpc-load') return grpcLoad(n(0), a[1]!, n(2), n(3));
   if (mode === 'dns-load') return dnsLoad(a[0]!, n(1), n(2));
+  if (mode === 'query-latency') return queryLatency(a[0]!, n(1), a[2] === 'stats');
   throw new Error(`unknown child mode ${mode}`);
+}
+
+/**
+ * The queries' own latency, without process start-up: in one process, each query run through the
+ * CLI's entry (runCommand: workspace opened, filter planned, rows read, JSON written to a sink)
+ * once to load its modules, then `runs` times. Prints {indexed, scan, stats}: ms per run.
+ */
+async function queryLatency(ws: string, runs: number, withStats: boolean): Promise<void> {
+  const { runCommand } = (await import(join(ROOT, 'dist', 'src', 'cli', 'commands.js'))) as { runCommand: (cmd: string, args: string[], io: { out: (s: string) => void; err: (s: string) => void }) => Promise<number> };
+  const io = { out: (_s: string): void => undefined, err: (_s: string): void => undefined };
+  const time = async (cmd: string, args: string[], n: number, warm: boolean): Promise<number[]> => {
+    if (warm) await runCommand(cmd, args, io);
+    const out: number[] = [];
+    for (let i = 0; i < n && !(out.length > 0 && out[0]! > SLOW_QUERY_MS); i++) {
+      const t = process.hrtime.bigint();
+      const code = await runCommand(cmd, args, io);
+      if (code !== 0) throw new Error(`${cmd} exited ${code}`);
+      out.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return out;
+  };
+  const w = ['--workspace', ws];
+  const indexed = await time('calls', [INDEXED_FILTER, '--json', '--limit', '100', ...w], runs, true);
+  // The scan reads every record: its modules are loaded by now, and a warm-up would double a long run.
+  const scan = await time('calls', [SCAN_FILTER, '--json', '--limit', '100', ...w], runs, false);
+  const stats = withStats ? await time('stats', ['--json', ...w], runs, true) : [];
+  process.stdout.write(`${JSON.stringify({ indexed, scan, stats })}\n`);
 }
 
 interface Proc {
@@ -554,6 +582,11 @@ interface Row {
   indexed: QueryResult | null;
   scan: QueryResult | null;
   stats: QueryResult | null;
+  /** On http1-300m: the same import with PODCAP_IMPORT_THREAD=never (dissection on the main thread). */
+  importOneThread: Measured | null;
+  /** The same queries timed inside one process (no start-up), ms per run. */
+  inproc: { indexed: number[]; scan: number[]; stats: number[] } | null;
+  inprocError: string | null;
   tshark: Measured | null;
   tsharkCounts: string | null;
   tsharkLoad: string;
@@ -613,7 +646,7 @@ async function benchCapture(n: Name, runs: number, withTshark: boolean, hasStats
   const bytes = statSync(file).size;
   log(`measuring ${n} (${(bytes / MB).toFixed(0)} MB) [${elapsed()} into the run]`);
   await warm(file);
-  const row: Row = { name: n, bytes, load: loadAvg(), importOk: false, importExit: '', importError: null, import: null, packets: null, transactions: null, byProtocol: null, workspaceBytes: null, indexed: null, scan: null, stats: null, tshark: null, tsharkCounts: null, tsharkLoad: '' };
+  const row: Row = { name: n, bytes, load: loadAvg(), importOk: false, importExit: '', importError: null, import: null, packets: null, transactions: null, byProtocol: null, workspaceBytes: null, indexed: null, scan: null, stats: null, importOneThread: null, inproc: null, inprocError: null, tshark: null, tsharkCounts: null, tsharkLoad: '' };
   const ws = mkdtempSync(join(tmpdir(), `podcap-bench-ws-${n}-`));
   const reportFile = join(tmpdir(), `podcap-bench-import-${process.pid}.json`);
   try {
@@ -639,6 +672,17 @@ async function benchCapture(n: Name, runs: number, withTshark: boolean, hasStats
     );
     log(`  RSS trend (s, MB): ${imp.trend.map(([s, mb]) => `${s}:${mb}`).join(' ')}`);
     if (row.importError) log(`  IMPORT FAILED: ${row.importError}`);
+    if (n === 'http1-300m' && row.importOk) {
+      // The same import without the analysis thread: what the second core brings, in the same run.
+      const ws1 = mkdtempSync(join(tmpdir(), `podcap-bench-ws1-${n}-`));
+      try {
+        const one = await measure(process.execPath, [MAIN, 'import', file, '--workspace', ws1, '--json'], { timeoutMs: 3_600_000, env: { ...process.env, PODCAP_IMPORT_THREAD: 'never' } });
+        row.importOneThread = one;
+        log(`  import on one thread (PODCAP_IMPORT_THREAD=never): exit ${one.exitCode}, ${(one.wallMs / 1000).toFixed(1)} s, peak RSS ${(one.peakRssKb / 1024).toFixed(0)} MB, cpu ${one.userS ?? '?'}+${one.sysS ?? '?'} s`);
+      } finally {
+        rmSync(ws1, { recursive: true, force: true });
+      }
+    }
     if (row.importOk) {
       row.workspaceBytes = Number(execFileSync('du', ['-sb', ws], { encoding: 'utf8' }).split(/\s/)[0]);
       const w = ['--workspace', ws];
@@ -646,6 +690,16 @@ async function benchCapture(n: Name, runs: number, withTshark: boolean, hasStats
       row.scan = await timedQuery(['calls', SCAN_FILTER, '--json', '--limit', '100', ...w], runs, true);
       row.stats = hasStats ? await timedQuery(['stats', '--json', ...w], runs, false) : null;
       log(`  queries: indexed ${qs(row.indexed)}, scan ${qs(row.scan)}, stats ${hasStats ? qs(row.stats) : 'n/a'}`);
+      const lat = await measure(process.execPath, [SELF, '__child', 'query-latency', ws, String(runs), hasStats ? 'stats' : 'nostats'], { stdoutFile: reportFile, timeoutMs: 1_800_000 });
+      try {
+        if (lat.exitCode !== 0) throw new Error(`exit ${lat.exitCode ?? lat.signal}: ${lat.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+        row.inproc = JSON.parse(readFileSync(reportFile, 'utf8')) as Row['inproc'];
+        const f = (xs: number[]): string => (xs.length ? `${median(xs).toFixed(1)} ms [${xs.map((x) => x.toFixed(1)).join(', ')}]` : 'n/a');
+        log(`  in-process: indexed ${f(row.inproc!.indexed)}, scan ${f(row.inproc!.scan)}, stats ${f(row.inproc!.stats)}`);
+      } catch (e) {
+        row.inprocError = (e as Error).message;
+        log(`  in-process query timing failed: ${row.inprocError}`);
+      }
     }
   } finally {
     rmSync(ws, { recursive: true, force: true });
@@ -796,6 +850,11 @@ function report(
   const na = 'n/a';
   const q = (r: QueryResult | null, missingWhy: string): string => (!r ? missingWhy : r.error ? 'error' : `${fmtInt(r.ms!)}${r.runs.length < x.runs ? ` (${r.runs.length} run)` : ''}`);
   const header = ['capture', 'size', 'packets', 'transactions', 'podcap import s', 'MB/s', 'packets/s', 'tx/s', 'peak RSS MB', 'tshark s', 'tshark peak RSS MB', 'ratio', 'indexed query ms', 'scan query ms', 'stats ms'];
+  // In-process latency first (the query itself), then the whole process (start-up included).
+  const both = (inproc: number[] | undefined, r: QueryResult | null): string => {
+    const whole = q(r, na);
+    return inproc && inproc.length ? `${fmtInt(median(inproc))} / ${whole}` : whole;
+  };
   const body = rows.map((r) => {
     const imp = r.import;
     const s = imp ? imp.wallMs / 1000 : NaN;
@@ -814,9 +873,9 @@ function report(
       ts !== null ? fmt1(ts) : x.withTshark ? 'failed' : 'skipped',
       ts !== null ? fmtInt(r.tshark!.peakRssKb / 1024) : na,
       ts !== null && ok ? `${(ts / s).toFixed(2)}` : na,
-      q(r.indexed, na),
-      q(r.scan, na),
-      x.hasStats ? q(r.stats, na) : 'n/a (no stats command)',
+      both(r.inproc?.indexed, r.indexed),
+      both(r.inproc?.scan, r.scan),
+      x.hasStats ? both(r.inproc?.stats, r.stats) : 'n/a (no stats command)',
     ];
   });
   const out: string[] = [];
@@ -830,9 +889,9 @@ function report(
   out.push(markdownTable(header, body, header.map((_, i) => i > 0)), '');
   out.push(
     'MB = 10^6 bytes of capture file; peak RSS in MiB ("Maximum resident set size" from /usr/bin/time -v, or the process tree sampled every 100 ms if larger). ' +
-      `ratio = tshark s / podcap import s (above 1: podcap is faster). Times are whole processes, wall clock; queries are the median of ${x.runs} runs, ` +
+      `ratio = tshark s / podcap import s (above 1: podcap is faster). Times are wall clock. Query columns read \`A / B\`: A is the query inside one process (the CLI's runCommand after one warm-up run: workspace opened, filter planned, rows read, JSON produced), B the whole \`podcap\` process; both the median of ${x.runs} runs, ` +
       `except that a query whose first run takes over ${SLOW_QUERY_MS / 1000} s is run once (marked "1 run"), ` +
-      `and include the process start-up: \`podcap --version\` takes ${x.ver.ms !== null ? `${x.ver.ms.toFixed(0)} ms` : '?'} (median of 5).`,
+      `B includes the process start-up: \`podcap --version\` takes ${x.ver.ms !== null ? `${x.ver.ms.toFixed(0)} ms` : '?'} (median of 5).`,
     '',
   );
   out.push('Commands measured, per capture FILE:', '');
@@ -842,7 +901,7 @@ function report(
   out.push(x.hasStats ? '- stats: `node dist/src/main.js stats --json --workspace WS`' : '- stats: n/a, this build of podcap has no `stats` command');
   for (const n of ORDER.filter((k) => rows.some((r) => r.name === k))) out.push(`- tshark on ${n}: \`tshark -n ${sh(TSHARK_ARGS[n])} -r FILE\``);
   out.push('');
-  const dh = ['capture', 'podcap CPU s (user+sys)', 'CPU/wall', 'workspace MB', 'podcap transactions by protocol', 'tshark counted', 'tshark CPU s', 'load avg at import / tshark', 'rows (indexed/scan)'];
+  const dh = ['capture', 'podcap CPU s (user+sys)', 'CPU/wall', 'workspace MB', 'podcap transactions by protocol', 'tshark counted', 'tshark CPU s', 'load avg at import / tshark', 'rows (indexed/scan)', 'import on one thread: s, peak RSS MB'];
   const drows = rows.map((r) => {
     const i = r.import;
     const cpu = i && i.userS !== null && i.sysS !== null ? i.userS + i.sysS : null;
@@ -857,6 +916,7 @@ function report(
       tc !== null ? fmt1(tc) : na,
       `${r.load.split(' ')[0]} / ${r.tsharkLoad.split(' ')[0] || na}`,
       `${r.indexed?.matched ?? na}/${r.scan?.matched ?? na}`,
+      r.importOneThread && r.importOneThread.exitCode === 0 ? `${fmt1(r.importOneThread.wallMs / 1000)} s, ${fmtInt(r.importOneThread.peakRssKb / 1024)}` : na,
     ];
   });
   out.push('Details:', '', markdownTable(dh, drows), '');

@@ -2,7 +2,6 @@
 /** The podcap command: `mcp` goes to the MCP server, everything else to the CLI. */
 import { runCommand, USAGE } from './cli/commands.js';
 import { EXIT } from './cli/exit-codes.js';
-import { runMcp } from './mcp/command.js';
 import { PODCAP_VERSION } from './version.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -16,6 +15,8 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (cmd === 'mcp') {
+    // Loaded only here: the MCP SDK and its schemas cost every other command ~0.1 s of start-up.
+    const { runMcp } = await import('./mcp/command.js');
     return runMcp(rest, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
   }
   return runCommand(cmd, rest, {

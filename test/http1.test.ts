@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import type { TcpConnection, TcpEndpoint } from '../src/net/tcp-reassembly.js';
-import { Http1Dissector } from '../src/dissect/http1.js';
+import { Http1Dissector, MAX_WAITING_REQUESTS } from '../src/dissect/http1.js';
 import type { DissectedTransaction, TransactionRecord } from '../src/dissect/record.js';
 import { tcpStreamFactory, type TcpDissectStats } from '../src/dissect/tcp-router.js';
 
@@ -701,4 +701,20 @@ test('Http1Dissector driven directly: requests from the server side of the conne
   assert.deepEqual([r.src.port, r.dst.port], [SERVER.port, CLIENT.port]);
   assert.equal(r.request.path, '/reverse');
   assert.equal(text(out[0].responseBody), 'r');
+});
+
+test('only the client side captured: requests waiting for responses are bounded, the oldest emitted with a note', () => {
+  const out: DissectedTransaction[] = [];
+  const d = new Http1Dissector(fakeConn(), (t) => out.push(t));
+  d.setRequestDirection(0, false);
+  const n = MAX_WAITING_REQUESTS + 100;
+  for (let i = 0; i < n; i++) d.data(0, Buffer.from(GET(`/r/${i}`)), T0 + i);
+  // Before the end: the 100 oldest have gone out already, unanswered, in order.
+  assert.equal(out.length, 100);
+  assert.deepEqual(out.map((t) => t.record.request.path), Array.from({ length: 100 }, (_, i) => `/r/${i}`));
+  assert.ok(out.every((t) => t.record.response === null && t.record.notes.some((x) => /more than 1024 requests were waiting/.test(x))));
+  d.end('fin', T0 + n);
+  assert.equal(out.length, n);
+  assert.equal(out[n - 1].record.request.path, `/r/${n - 1}`);
+  assert.deepEqual(out[n - 1].record.notes, ['response missing']);
 });

@@ -199,7 +199,7 @@ async function cmdImport(args: string[], io: Io): Promise<number> {
     ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
     : undefined;
   const meta = await withWorkspace(dir, (ws) =>
-    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, manifests: ((values.manifest as string[] | undefined) ?? []).map((m) => resolve(m)), config: { file: ctx.config.file, settings: dissectionSettings(ctx.config.settings, protoDirs) }, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
+    importSnapshot(ws, positionals, { name: typeof values.name === 'string' ? values.name : null, protoDirs, manifests: ((values.manifest as string[] | undefined) ?? []).map((m) => resolve(m)), config: { file: ctx.config.file, settings: dissectionSettings(ctx.config.settings, protoDirs) }, exclusive: true, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } }));
   if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
   const damaged = damagedCount(meta);
   if (values.json) io.out(JSON.stringify({ ...meta, files: publicFiles(meta.files) }, null, 2));

@@ -62,6 +62,12 @@ interface PendingResponse {
 
 /** How much of a direction is kept while looking for the next message after a gap. */
 const RESYNC_WINDOW = 16 * 1024;
+/**
+ * Requests waiting for their responses on one connection. Past it the oldest is emitted without a
+ * response (noted): a capture holding only the client's side of a long keep-alive connection must
+ * not keep every request it ever sent.
+ */
+export const MAX_WAITING_REQUESTS = 1024;
 const ZEROES = Buffer.alloc(64 * 1024);
 
 function headerList(flat: string[]): HeaderList {
@@ -331,6 +337,9 @@ export class Http1Dissector implements StreamHandler {
       this.current = r;
       // Queued at its headers: a server may answer (100 Continue, an early error) before the body ends.
       this.queue.push(r);
+      if (this.queue.length > MAX_WAITING_REQUESTS) {
+        this.emit(this.queue.shift()!, null, null, [`response missing: more than ${MAX_WAITING_REQUESTS} requests were waiting on the connection`]);
+      }
       if (info.upgrade) this.switchRequest = r;
       return 0;
     };

@@ -201,6 +201,10 @@ export function endpoint(ip: string, port: number): Endpoint {
 /** First value of a header by case-insensitive name. */
 export function headerValue(headers: HeaderList, name: string): string | null {
   const lower = name.toLowerCase();
-  for (const [n, v] of headers) if (n.toLowerCase() === lower) return v;
+  for (let i = 0; i < headers.length; i++) {
+    const n = headers[i][0];
+    // Length first: most names differ in length, and lowercasing each one is what this costs.
+    if (n.length === lower.length && (n === lower || n.toLowerCase() === lower)) return headers[i][1];
+  }
   return null;
 }

@@ -1,12 +1,17 @@
 /** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
 import { randomBytes } from 'node:crypto';
-import { listCaptureSources } from '../capture/index.js';
-import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions } from '../dissect/pipeline.js';
+import { statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { Unpackr } from 'msgpackr';
+import { listCaptureSources, type CaptureSource } from '../capture/index.js';
+import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions, type AnalysisResult, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
 import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
 import type { SnapshotMeta } from './snapshot.js';
-import type { Workspace } from './workspace.js';
+import type { StoredRecord, Workspace } from './workspace.js';
+import type { ClusterModel } from '../k8s/model.js';
+import { analyzeInThread } from './import-thread.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
 import { snapshotManifest } from './manifests.js';
@@ -26,6 +31,57 @@ export interface ImportOptions {
   config?: { file: string | null; settings: DissectionSettings };
   /** The snapshot this one was cut out of (a bundle imported into the workspace it came from). */
   parent?: SnapshotMeta['parent'];
+  /**
+   * Dissect in a worker thread while this one writes (two cores): 'auto' does so when the
+   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off, and a
+   * core is idle (on a saturated machine the second thread only adds its hand-over work).
+   * Default: PODCAP_IMPORT_THREAD (never, always, auto), else auto.
+   */
+  thread?: 'auto' | 'always' | 'never';
+  /**
+   * The caller holds the workspace alone (the CLI's import; not the MCP server, whose readers
+   * share it): a threaded import may then close and reopen it now and then, so that LMDB's written
+   * pages stop counting as resident memory.
+   */
+  exclusive?: boolean;
+}
+
+/** From this many bytes of captures on, import may dissect in a worker thread. */
+export const THREAD_MIN_BYTES = 32 << 20;
+/** Resident memory LMDB's mapped pages may add during an import before the workspace is reopened. */
+const REOPEN_RSS_BYTES = 96 << 20;
+
+function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
+  const v = opt ?? process.env.PODCAP_IMPORT_THREAD;
+  return v === 'never' || v === 'always' ? v : 'auto';
+}
+
+/** A core to spare: the 1-minute load average leaves at least one of them idle. */
+function spareCore(): boolean {
+  return availableParallelism() >= 2 && loadavg()[0] <= availableParallelism() - 1;
+}
+
+function captureBytes(sources: CaptureSource[]): number {
+  let n = 0;
+  for (const s of sources) {
+    if (s.location.kind === 'tar-member') n += s.location.available;
+    else {
+      try {
+        n += statSync(s.location.path).size;
+      } catch {
+        // Unreadable: the pass itself reports it.
+      }
+    }
+  }
+  return n;
+}
+
+/** How dissectInto runs the pass on two threads (import-thread.ts). */
+export interface ThreadedPass {
+  /** The Kubernetes objects the thread names endpoints with (its own Enricher; `enricher` is not used). */
+  model: ClusterModel | null;
+  /** Reopen the workspace now and then to let LMDB's written pages go (only where no reader shares it). */
+  reopen: boolean;
 }
 
 export function newSnapshotId(): string {
@@ -37,37 +93,67 @@ export function newSnapshotId(): string {
  * data key `key`: fills in meta's files, report, transactions, extent, resolution and
  * dissection report. Import and re-dissection both run it.
  */
-export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions): Promise<void> {
+export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, threaded: ThreadedPass | null = null): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const policy = new FailurePolicy(settings.failed);
   const dissection = new DissectionReportBuilder();
   let seq = 0;
   let failedDelta = 0;
   const summary = ws.summaryWriter(key);
-  const sink = (t: DissectedTransaction): void => {
-    seq++;
-    enricher.apply(t.record);
-    if (!policy.trivial) failedDelta += policy.apply(t);
-    dissection.transaction(t);
-    const ts = t.record.timestamp;
+  const seen = (ts: number): void => {
     if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
     if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
-    ws.write(key, seq, t.record, t.requestBody, t.responseBody);
-    summary.add(seq, t.record);
+  };
+  const onStream = (st: StreamSummary): void => {
+    dissection.stream(st);
+    ws.writeStream(key, st);
   };
   const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
-  const result = await analyzeCaptures(meta.sources, sink, {
-    ...analysis,
-    onStream: (st) => {
-      dissection.stream(st);
-      ws.writeStream(key, st);
-    },
-  });
+  let result: AnalysisResult;
+  if (threaded) {
+    // Naming, the failure rules and encoding happen in the thread; here, in the same order, the rest.
+    const unpackr = new Unpackr({ useRecords: false });
+    let rssMark = process.memoryUsage.rss();
+    let batches = 0;
+    const r = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
+      store: (encoded, requestBody, responseBody) => {
+        seq++;
+        // Decoded here for the summary, the report and the time index; stored as encoded.
+        const record = unpackr.unpack(encoded) as StoredRecord;
+        dissection.transaction({ record, requestBody, responseBody });
+        seen(record.timestamp);
+        ws.writeEncoded(key, seq, encoded, record.timestamp, requestBody, responseBody);
+        summary.add(seq, record);
+      },
+      onStream,
+      // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
+      betweenBatches: () => {
+        if (!threaded.reopen || (++batches & 7) !== 0 || process.memoryUsage.rss() < rssMark + REOPEN_RSS_BYTES) return null;
+        return ws.reopen().then(() => {
+          rssMark = process.memoryUsage.rss();
+        });
+      },
+    });
+    result = r.result;
+    failedDelta = r.failedDelta;
+    meta.resolution = r.resolution;
+  } else {
+    const sink = (t: DissectedTransaction): void => {
+      seq++;
+      enricher.apply(t.record);
+      if (!policy.trivial) failedDelta += policy.apply(t);
+      dissection.transaction(t);
+      seen(t.record.timestamp);
+      ws.write(key, seq, t.record, t.requestBody, t.responseBody);
+      summary.add(seq, t.record);
+    };
+    result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream });
+    meta.resolution = enricher.report();
+  }
   meta.files = result.files;
   meta.report = result.report;
   meta.report.failed += failedDelta;
   meta.transactions = seq;
-  meta.resolution = enricher.report();
   meta.dissection = dissection.finish(result.report, result.files, meta.sources.map((s) => s.name), meta.skipped, settings.protocols);
   summary.finish();
 }
@@ -93,7 +179,9 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   meta.config.settings.protoDirs = meta.protoDirs;
   await ws.begin(meta);
   try {
-    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
+    const mode = threadMode(opts.thread);
+    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES && spareCore());
+    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, threaded ? { model: manifest?.model ?? null, reopen: opts.exclusive === true } : null);
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

@@ -136,14 +136,21 @@ function workloadLabel(e: TransactionRecord['src']): string {
   return e.workload ? `${e.namespace ?? ''}/${e.workload.name}` : '';
 }
 
-export function endpointKeyOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): EndpointKey {
+/** What endpoint a call is to; `templates` turns an HTTP path into its template. */
+function endpointParts(r: Omit<TransactionRecord, 'id' | 'snapshot'>, templates: { get(path: string): string }): EndpointKey {
   const destination = destinationLabel(r.dst);
   if (r.grpc) return { protocol: r.protocol, destination, method: r.grpc.service, path: r.grpc.method };
   if (r.dns) {
     const q = r.dns.questions[0];
     return { protocol: 'dns', destination, method: q?.type ?? '', path: q?.name.toLowerCase() ?? '' };
   }
-  return { protocol: r.protocol, destination, method: r.request.method, path: pathTemplate(r.request.path) };
+  return { protocol: r.protocol, destination, method: r.request.method, path: templates.get(r.request.path) };
+}
+
+const UNCACHED = { get: pathTemplate };
+
+export function endpointKeyOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): EndpointKey {
+  return endpointParts(r, UNCACHED);
 }
 
 /** Credentials a request carries, by kind (the values are not kept here). */
@@ -189,19 +196,33 @@ function indexValues(r: Row): Array<[IndexField, string | number]> {
   return out;
 }
 
-/** A string-keyed dictionary of ids, kept in insertion order. */
+/** A dictionary of ids by a string key, kept in insertion order. */
 class Dictionary<K> {
   private readonly ids = new Map<string, number>();
   readonly entries: K[] = [];
-  id(key: K): number {
-    const k = JSON.stringify(key);
-    let id = this.ids.get(k);
+  /** `make` builds the entry only the first time its key is seen. */
+  id(key: string, make: () => K): number {
+    let id = this.ids.get(key);
     if (id === undefined) {
       id = this.entries.length;
-      this.ids.set(k, id);
-      this.entries.push(key);
+      this.ids.set(key, id);
+      this.entries.push(make());
     }
     return id;
+  }
+}
+
+/** Path templates of paths seen lately: a capture repeats its paths, and templating costs a few regexes. */
+class TemplateCache {
+  private map = new Map<string, string>();
+  get(path: string): string {
+    let t = this.map.get(path);
+    if (t === undefined) {
+      if (this.map.size >= 8192) this.map = new Map();
+      t = pathTemplate(path);
+      this.map.set(path, t);
+    }
+    return t;
   }
 }
 
@@ -221,6 +242,7 @@ export class SummaryWriter {
   private postings = new Map<string, { field: IndexField; value: string | number; rows: number[] }>();
   private readonly endpoints = new Dictionary<EndpointKey>();
   private readonly edges = new Dictionary<EdgeKey>();
+  private readonly templates = new TemplateCache();
 
   constructor(private readonly dbs: SummaryDbs, private readonly snapshot: string) {}
 
@@ -237,11 +259,16 @@ export class SummaryWriter {
     c.flags[i] = (r.failed ? FLAG_FAILED : 0) | (r.response ? FLAG_RESPONSE : 0) | (PROTOCOLS.indexOf(r.protocol) << 2)
       | (r.stream.transport === 'udp' ? FLAG_UDP : 0);
     c.auth[i] = authOf(r);
-    c.endpoint[i] = this.endpoints.id(endpointKeyOf(r));
-    c.edge[i] = this.edges.id({
-      protocol: r.protocol, source: sourceLabel(r.src), destination: destinationLabel(r.dst),
-      sourceWorkload: workloadLabel(r.src), destinationWorkload: workloadLabel(r.dst),
-    });
+    // Keys joined by NUL (which none of these strings hold); the entries are kept once per distinct key.
+    const ep = endpointParts(r, this.templates);
+    const { protocol, destination } = ep;
+    c.endpoint[i] = this.endpoints.id(`${protocol}\u0000${destination}\u0000${ep.method}\u0000${ep.path}`, () => ep);
+    const source = sourceLabel(r.src);
+    const sourceWorkload = workloadLabel(r.src);
+    const destinationWorkload = workloadLabel(r.dst);
+    c.edge[i] = this.edges.id(`${protocol}\u0000${source}\u0000${destination}\u0000${sourceWorkload}\u0000${destinationWorkload}`, () => ({
+      protocol, source, destination, sourceWorkload, destinationWorkload,
+    }));
     c.requestBytes[i] = Math.min(r.request.bodySize, 0xffffffff);
     c.responseBytes[i] = Math.min(r.response?.bodySize ?? 0, 0xffffffff);
     c.count = Math.max(c.count, i + 1);

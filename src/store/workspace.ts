@@ -21,7 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { asBinary, open, type Database, type Key, type RootDatabase } from 'lmdb';
 import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
@@ -73,30 +73,48 @@ function processAlive(pid: number): boolean {
 
 export class Workspace {
   readonly dir: string;
-  private readonly root: RootDatabase;
-  readonly snapshots: Database<SnapshotMeta, string>;
-  readonly tx: Database<StoredRecord, [string, number]>;
-  readonly time: Database<null, [string, number, number]>;
-  readonly bodies: Database<Buffer, [string, number, number]>;
-  readonly conns: Database<StreamSummary, [string, string, number]>;
-  readonly summaryDbs: SummaryDbs;
+  // Not readonly: reopen() replaces them. Callers read them through the workspace, never keep them.
+  private root!: RootDatabase;
+  snapshots!: Database<SnapshotMeta, string>;
+  tx!: Database<StoredRecord, [string, number]>;
+  time!: Database<null, [string, number, number]>;
+  bodies!: Database<Buffer, [string, number, number]>;
+  conns!: Database<StreamSummary, [string, string, number]>;
+  /** One object for the workspace's life (summary writers hold it); reopen() refills it. */
+  readonly summaryDbs = {} as SummaryDbs;
   /** Snapshot id → data key, as last read from the metas: spares a meta decode per record read. */
   private readonly keys = new Map<string, string>();
 
   private constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
-    this.root = open({ path: join(dir, 'podcap.lmdb'), compression: false, mapSize: 2 ** 36 });
+    this.openAll();
+  }
+
+  private openAll(): void {
+    this.root = open({ path: join(this.dir, 'podcap.lmdb'), compression: false, mapSize: 2 ** 36 });
     this.snapshots = this.root.openDB({ name: 'snapshots' });
-    this.tx = this.root.openDB({ name: 'tx' });
+    // mapsAsObjects: records written by import's analysis thread are plain msgpack maps (no shared structures).
+    this.tx = this.root.openDB({ name: 'tx', mapsAsObjects: true } as { name: string });
     this.time = this.root.openDB({ name: 'time' });
     this.bodies = this.root.openDB({ name: 'bodies', encoding: 'binary' });
     this.conns = this.root.openDB({ name: 'conns' });
-    this.summaryDbs = {
-      sum: this.root.openDB({ name: 'sum', encoding: 'binary' }),
-      post: this.root.openDB({ name: 'post', encoding: 'binary' }),
-      dict: this.root.openDB({ name: 'dict' }),
-    };
+    this.summaryDbs.sum = this.root.openDB({ name: 'sum', encoding: 'binary' });
+    this.summaryDbs.post = this.root.openDB({ name: 'post', encoding: 'binary' });
+    this.summaryDbs.dict = this.root.openDB({ name: 'dict' });
+  }
+
+  /**
+   * Waits for every write so far, then closes and reopens the environment. LMDB reads the pages it
+   * writes to through its memory map, so a long import would otherwise keep every page of the
+   * file it has written resident (counted in RSS, though the kernel can drop them); unmapping lets
+   * them go. Only between writes, with no read view open: nothing may hold an iterator, a read
+   * transaction or a database handle across it.
+   */
+  async reopen(): Promise<void> {
+    await this.root.flushed;
+    await this.root.close();
+    this.openAll();
   }
 
   static async open(dir: string = defaultWorkspaceDir()): Promise<Workspace> {
@@ -208,6 +226,14 @@ export class Workspace {
     // Not awaited: lmdb-js batches these puts into few transactions, which is what makes import fast.
     void this.tx.put([snapshot, seq], record);
     void this.time.put([snapshot, record.timestamp, seq], null);
+    if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
+    if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
+  }
+
+  /** As write(), with the record already encoded as plain msgpack (import's analysis thread does it). */
+  writeEncoded(snapshot: string, seq: number, encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
+    void this.tx.put([snapshot, seq], asBinary(encoded) as unknown as StoredRecord);
+    void this.time.put([snapshot, timestamp, seq], null);
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }

@@ -1,0 +1,35 @@
+/** What the import's analysis thread and the main thread say to each other (import-thread.ts, import-worker.ts). */
+import type { CaptureSource } from '../capture/index.js';
+import type { FailureSettings } from '../dissect/failure-policy.js';
+import type { AnalysisOptions, AnalysisResult } from '../dissect/pipeline.js';
+import type { ResolutionReport } from '../k8s/enrich.js';
+import type { ClusterModel } from '../k8s/model.js';
+
+/** Items in a batch, in the order the pipeline produced them. */
+export const ITEM_TX = 0;
+export const ITEM_STREAM = 1;
+export const ITEM_PROGRESS = 2;
+
+/** A batch is sent at this many items or about this many bytes, whichever comes first. */
+export const BATCH_ITEMS = 512;
+export const BATCH_BYTES = 1 << 20;
+/** Batches sent and not yet stored by the main thread before the analysis thread waits. */
+export const MAX_IN_FLIGHT = 4;
+
+export interface ThreadWorkerData {
+  sources: CaptureSource[];
+  /** The pass's options without its callbacks; `progress`: whether to report progress. */
+  options: Omit<AnalysisOptions, 'onStream' | 'onProgress' | 'collectStreams'>;
+  progress: boolean;
+  /** The snapshot's Kubernetes objects, to name endpoints with (null: none). */
+  model: ClusterModel | null;
+  /** podcap.yaml's failure rules, applied after naming (FailurePolicy). */
+  failed: FailureSettings;
+  /** One Int32: batches in flight. */
+  inFlight: SharedArrayBuffer;
+}
+
+export type ThreadMessage =
+  | { type: 'batch'; buf: Uint8Array }
+  | { type: 'done'; result: AnalysisResult; resolution: ResolutionReport; failedDelta: number }
+  | { type: 'error'; name: string; message: string; stack: string; path?: string };

@@ -1,0 +1,115 @@
+/**
+ * Import on two cores: a worker thread (import-worker.ts) reads the captures, reassembles TCP,
+ * dissects, names endpoints and encodes each record as it will be stored, while this thread
+ * writes to LMDB and builds the summary. `store` is called here with each record in exactly the
+ * order a single-threaded pass produces them, so sequence numbers, the summary and every count
+ * are the same either way (test/import-thread.test.ts compares the two).
+ *
+ * A failing pass rejects with the worker's error (a CaptureError stays one); a throwing `store`
+ * stops the worker.
+ */
+import { Worker } from 'node:worker_threads';
+import { Unpackr } from 'msgpackr';
+import { CaptureError, type CaptureSource } from '../capture/index.js';
+import type { AnalysisOptions, AnalysisResult, StreamSummary } from '../dissect/pipeline.js';
+import type { ResolutionReport } from '../k8s/enrich.js';
+import type { ClusterModel } from '../k8s/model.js';
+import type { FailureSettings } from '../dissect/failure-policy.js';
+import { ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+
+const WORKER = new URL('./import-worker.js', import.meta.url);
+
+type Item =
+  | [typeof ITEM_TX, Buffer, Buffer | null, Buffer | null]
+  | [typeof ITEM_STREAM, StreamSummary]
+  | [typeof ITEM_PROGRESS, number, string];
+
+export interface ThreadedImport {
+  /** A record, enriched and encoded as stored (plain msgpack), and its bodies. */
+  store: (encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null) => void;
+  onStream: (s: StreamSummary) => void;
+  /**
+   * Called after each batch has been stored; the next batch waits for what it returns (the
+   * analysis thread goes on meanwhile, up to MAX_IN_FLIGHT batches ahead).
+   */
+  betweenBatches?: () => Promise<void> | null;
+}
+
+function rebuildError(m: Extract<ThreadMessage, { type: 'error' }>): Error {
+  const e = m.name === 'CaptureError' && m.path !== undefined ? new CaptureError(m.message, m.path) : new Error(m.message);
+  if (m.name !== 'CaptureError') e.name = m.name;
+  e.stack = m.stack;
+  return e;
+}
+
+export interface ThreadedResult {
+  result: AnalysisResult;
+  resolution: ResolutionReport;
+  /** Calls the failure rules turned failed (FailurePolicy.apply's sum). */
+  failedDelta: number;
+}
+
+export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
+  const inFlight = new SharedArrayBuffer(4);
+  const counter = new Int32Array(inFlight);
+  const { onStream: _s, onProgress: _p, collectStreams: _c, ...options } = opts;
+  const workerData: ThreadWorkerData = { sources, options, progress: opts.onProgress !== undefined, model, failed, inFlight };
+  const unpackr = new Unpackr({ useRecords: false });
+  // The thread runs a module of its own: flags about the main script's source (-e, --input-type) do not apply.
+  const execArgv = process.execArgv.filter((a, i, all) => !/^(-e|-p|--eval|--print|--input-type)(=|$)/.test(a) && !/^(-e|-p|--eval|--print)$/.test(all[i - 1] ?? ''));
+  const worker = new Worker(WORKER, { workerData, execArgv });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (e: Error | null, r?: ThreadedResult): void => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      if (e) reject(e);
+      else resolve(r!);
+    };
+    const batch = (buf: Uint8Array): void => {
+      // A Buffer view, so that records and bodies come out as Buffers (views of this batch).
+      const items = unpackr.unpack(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as Item[];
+      for (const it of items) {
+        if (it[0] === ITEM_TX) to.store(it[1], it[2], it[3]);
+        else if (it[0] === ITEM_STREAM) to.onStream(it[1]);
+        else opts.onProgress?.(it[1], it[2]);
+      }
+    };
+    // Messages are handled one at a time, in order, even while betweenBatches makes one wait.
+    const queue: ThreadMessage[] = [];
+    let pumping = false;
+    const pump = async (): Promise<void> => {
+      pumping = true;
+      try {
+        while (queue.length > 0 && !settled) {
+          const m = queue.shift()!;
+          if (m.type === 'batch') {
+            try {
+              batch(m.buf);
+              const wait = to.betweenBatches?.();
+              if (wait) await wait;
+            } finally {
+              Atomics.sub(counter, 0, 1);
+              Atomics.notify(counter, 0);
+            }
+          } else if (m.type === 'done') settle(null, { result: m.result, resolution: m.resolution, failedDelta: m.failedDelta });
+          else settle(rebuildError(m));
+        }
+      } catch (e) {
+        settle(e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        pumping = false;
+      }
+    };
+    worker.on('message', (m: ThreadMessage) => {
+      queue.push(m);
+      if (!pumping) void pump();
+    });
+    worker.on('error', (e) => settle(e));
+    worker.on('exit', (code) => {
+      // 'done' may still be queued behind a waiting batch: the pump settles then.
+      if (!pumping && queue.length === 0) settle(new Error(`the analysis thread stopped (exit code ${code}) before it finished`));
+    });
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * The import's analysis thread (see import-thread.ts): reads and dissects the captures, names the
+ * endpoints, and encodes each record as the workspace stores it, then hands records, bodies and
+ * connection summaries to the main thread in order, in batches. It blocks while the main thread
+ * is MAX_IN_FLIGHT batches behind, so what waits between the threads stays bounded.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
+import { analyzeCaptures, type StreamSummary } from '../dissect/pipeline.js';
+import type { DissectedTransaction } from '../dissect/record.js';
+import { FailurePolicy } from '../dissect/failure-policy.js';
+import { Enricher } from '../k8s/enrich.js';
+import { IdentityResolver } from '../k8s/identity.js';
+import { BATCH_BYTES, BATCH_ITEMS, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+
+const data = workerData as ThreadWorkerData;
+const port = parentPort!;
+const inFlight = new Int32Array(data.inFlight);
+// Plain msgpack maps (no msgpackr records), so that every value decodes on its own: records are
+// stored exactly as encoded here, and batches need no state carried from one to the next.
+const recordPackr = new Packr({ useRecords: false });
+const batchPackr = new Packr({ useRecords: false });
+const enricher = new Enricher(data.model ? new IdentityResolver(data.model) : null);
+const policy = new FailurePolicy(data.failed);
+let failedDelta = 0;
+
+let items: unknown[] = [];
+let bytes = 0;
+
+function post(): void {
+  if (items.length === 0) return;
+  // pack() returns a view of the packr's reusable buffer: copy it out before handing it over.
+  const packed = batchPackr.pack(items);
+  const buf = new Uint8Array(packed.length);
+  buf.set(packed);
+  items = [];
+  bytes = 0;
+  for (let n = Atomics.load(inFlight, 0); n >= MAX_IN_FLIGHT; n = Atomics.load(inFlight, 0)) Atomics.wait(inFlight, 0, n, 1000);
+  Atomics.add(inFlight, 0, 1);
+  const m: ThreadMessage = { type: 'batch', buf };
+  port.postMessage(m, [buf.buffer]);
+}
+
+function push(item: unknown, size: number): void {
+  items.push(item);
+  bytes += size;
+  if (items.length >= BATCH_ITEMS || bytes >= BATCH_BYTES) post();
+}
+
+const sink = (t: DissectedTransaction): void => {
+  // As dissectInto's sink does on one thread: named, then judged by the failure rules, then encoded.
+  enricher.apply(t.record);
+  if (!policy.trivial) failedDelta += policy.apply(t);
+  // A copy: pack() returns a view of memory the packr may write the next record into.
+  const encoded = Buffer.from(recordPackr.pack(t.record));
+  push([ITEM_TX, encoded, t.requestBody, t.responseBody], encoded.length + (t.requestBody?.length ?? 0) + (t.responseBody?.length ?? 0));
+};
+
+async function run(): Promise<void> {
+  const result = await analyzeCaptures(data.sources, sink, {
+    ...data.options,
+    onStream: (s: StreamSummary) => push([ITEM_STREAM, s], 512),
+    onProgress: data.progress ? (n: number, file: string) => push([ITEM_PROGRESS, n, file], 64) : undefined,
+  });
+  post();
+  const m: ThreadMessage = { type: 'done', result, resolution: enricher.report(), failedDelta };
+  port.postMessage(m);
+}
+
+run().catch((e: unknown) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const path = (err as { path?: unknown }).path;
+  const m: ThreadMessage = { type: 'error', name: err.name, message: err.message, stack: err.stack ?? '', path: typeof path === 'string' ? path : undefined };
+  port.postMessage(m);
+});
