@@ -22,7 +22,7 @@ import { ExportError, NotFoundError, exportPackets, type ExportFormat, type Expo
 import { followJson, followStream, renderFollow, resolveFollowTarget, type FollowMode } from '../query/follow.js';
 import { ConfigError } from '../config/load.js';
 import { CONTROL_COMMANDS, CONTROL_USAGE } from './config-commands.js';
-import { cliContext } from './config-context.js';
+import { cliContext, cliRedactor } from './config-context.js';
 import { dissectionSettings } from '../config/apply.js';
 import { BUNDLE_HELP, REPORT_HELP, cmdBundle, cmdReport } from './report.js';
 
@@ -96,8 +96,8 @@ const HELP: Record<string, string> = {
     + '  The settings used are recorded in the snapshot (`podcap status`); `podcap redissect SNAPSHOT` applies new ones.',
   inspect: 'podcap inspect PATH... [--json] [--streams]\n  Reads captures (files, directories, tar and tar.gz archives) and prints what they hold: per file, packets and\n  link types; in total, packets decoded, skipped and damaged by reason, TCP connections and UDP flows, reassembled,\n  retransmitted and missing bytes, duplicates across files. --streams lists every connection and flow.\n  Nothing is stored. Exit 2 when a file is not a readable capture; 3 when one is damaged.',
   snapshots: 'podcap snapshots [--json] [--workspace DIR]',
-  calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr.',
-  show: 'podcap show ID [--json] [--max-body BYTES] [--proto DIR]... [--workspace DIR]\n  gRPC messages are decoded with the .proto files under DIR (default: those given at import), schema-less otherwise.',
+  calls: 'podcap calls [FILTER] [--snapshot ID]... [--limit N] [--cursor C] [--reverse] [--json] [--reveal] [--workspace DIR]\n  FILTER is KFL2 (CEL); `podcap fields` lists the variables. With --json, stdout is a JSON array of transaction records\n  and the cursor of the next page, if any, goes to stderr. When podcap.yaml declares redaction rules, records are redacted\n  (the defaults and those rules, as over MCP); --reveal shows them as captured.',
+  show: 'podcap show ID [--json] [--max-body BYTES] [--proto DIR]... [--reveal] [--workspace DIR]\n  gRPC messages are decoded with the .proto files under DIR (default: those given at import), schema-less otherwise.\n  Redacted as `podcap calls` is when podcap.yaml declares redaction rules; --reveal shows the call as captured.',
   fields: 'podcap fields [--json]',
   export: 'podcap export [FILTER] --out FILE [--snapshot ID]... [--id ID]... [--format pcap|pcapng] [--all-copies] [--json] [--workspace DIR]\n'
     + '  Writes every packet of the connections the matching transactions came from (FILTER is KFL2; or --id for given\n'
@@ -261,11 +261,13 @@ function positiveInt(v: unknown, name: string, fallback: number): number {
 async function cmdCalls(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...WORKSPACE, snapshot: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' },
-    cursor: { type: 'string' }, reverse: { type: 'boolean' }, json: { type: 'boolean' },
+    cursor: { type: 'string' }, reverse: { type: 'boolean' }, json: { type: 'boolean' }, reveal: { type: 'boolean' },
   });
   if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
   const limit = positiveInt(values.limit, 'limit', DEFAULT_LIMIT);
-  return withWorkspace(workspaceDir(values), (ws) => {
+  const ctx = cliContext(values);
+  const redactor = cliRedactor(ctx, values.reveal === true);
+  return withWorkspace(ctx.workspace, (ws) => {
     const page = listCalls(ws, {
       filter: positionals[0] ?? '',
       snapshots: values.snapshot as string[] | undefined,
@@ -275,6 +277,7 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
     });
     if (page.translatedFrom !== null) io.err(`podcap calls: filter translated from KFL: ${page.translatedFrom} → ${page.filter}`);
     for (const n of page.translationNotes) io.err(`podcap calls: note: ${n}`);
+    if (redactor) page.calls = page.calls.map((c) => redactor.record(c));
     if (values.json) io.out(JSON.stringify(page.calls, null, 2));
     else if (page.calls.length === 0) io.out(`no calls match${page.filter ? ` ${page.filter}` : ''} (${page.scanned} looked at)`);
     else io.out(table(CALL_HEADER, page.calls.map(callRow)));
@@ -302,11 +305,13 @@ async function cmdTrace(args: string[], io: Io): Promise<number> {
 
 async function cmdShow(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' }, proto: { type: 'string', multiple: true },
+    ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' }, proto: { type: 'string', multiple: true }, reveal: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
   const maxBodyBytes = positiveInt(values['max-body'], 'max-body', 64 * 1024);
-  return withWorkspace(workspaceDir(values), async (ws) => {
+  const ctx = cliContext(values);
+  const redactor = cliRedactor(ctx, values.reveal === true);
+  return withWorkspace(ctx.workspace, async (ws) => {
     const snapshotId = positionals[0].split('-')[0];
     const snap = ws.listSnapshots().find((s) => s.id === snapshotId);
     const dirs = (values.proto as string[] | undefined) ?? snap?.protoDirs ?? [];
@@ -316,7 +321,8 @@ async function cmdShow(args: string[], io: Io): Promise<number> {
       io.err(`podcap show: no transaction "${positionals[0]}"`);
       return EXIT.NOT_FOUND;
     }
-    io.out(values.json ? JSON.stringify(rec, null, 2) : callDetail(rec));
+    const shown = redactor ? redactor.record(rec) : rec;
+    io.out(values.json ? JSON.stringify(shown, null, 2) : callDetail(shown));
     return EXIT.OK;
   });
 }

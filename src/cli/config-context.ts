@@ -4,6 +4,8 @@
  */
 import { defaultWorkspaceDir } from '../store/workspace.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { hasRedactionRules, redactionRules } from '../config/redaction.js';
+import { Redactor } from '../query/redact.js';
 
 export interface CliContext {
   config: LoadedConfig;
@@ -19,4 +21,14 @@ export function cliContext(values: { workspace?: unknown; config?: unknown }): C
   if (flag) return { config, workspace: flag, workspaceOrigin: 'flag --workspace' };
   if (config.settings.workspace) return { config, workspace: config.settings.workspace, workspaceOrigin: config.origins.workspace ?? 'podcap.yaml' };
   return { config, workspace: defaultWorkspaceDir(), workspaceOrigin: process.env.PODCAP_WORKSPACE ? '$PODCAP_WORKSPACE' : 'default' };
+}
+
+/**
+ * The CLI's redaction: none (the user's own view of their capture) unless podcap.yaml declares
+ * redaction rules; then the same Redactor as MCP and reports (defaults plus the file's rules),
+ * which --reveal sets aside.
+ */
+export function cliRedactor(ctx: CliContext, reveal: boolean): Redactor | null {
+  if (reveal || !hasRedactionRules(ctx.config.settings)) return null;
+  return new Redactor([redactionRules(ctx.config.settings)]);
 }

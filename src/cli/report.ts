@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { Workspace, SnapshotNotFound } from '../store/workspace.js';
 import { Redactor } from '../query/redact.js';
 import { cliContext } from './config-context.js';
+import { redactionRules } from '../config/redaction.js';
 import { FilterError } from '../query/filter.js';
 import { AnalysisError } from '../query/stats.js';
 import { buildReport, type ReportQuery } from '../report/model.js';
@@ -51,8 +52,7 @@ export type ReportFormat = 'md' | 'html';
 /** The workspace and the redaction rules in force (podcap.yaml's `redaction:` beside the defaults), as the MCP server takes them. */
 function contextOf(values: { workspace?: unknown; config?: unknown }): { workspace: string; redactor: Redactor } {
   const ctx = cliContext(values);
-  const r = ctx.config.settings.redaction;
-  return { workspace: ctx.workspace, redactor: new Redactor([{ headers: r.headers, queryParams: r.queryParams, jsonPaths: r.jsonPaths, patterns: r.patterns }]) };
+  return { workspace: ctx.workspace, redactor: new Redactor([redactionRules(ctx.config.settings)]) };
 }
 
 export function reportFormat(format: unknown, out: string | undefined): ReportFormat {

@@ -30,7 +30,7 @@ protocols:
 redaction:
   headers: []          # more header names, e.g. [x-session-id, x-customer-email]
   queryParams: []      # query parameters whose values are hidden, e.g. [token, sig]
-  jsonPaths: []        # JSON body fields, e.g. ["$.card.number", "items.*.ssn"]
+  jsonPaths: []        # JSON body fields: a key at any depth (pin), or a path from the top ("$.card.number", "items.*.ssn")
   patterns: []         # regular expressions hidden wherever they match, e.g. ['\\b\\d{16}\\b']
 
 # What counts as a failed call. http: 5xx (server errors only, the default) or 4xx (client errors too).

@@ -54,8 +54,11 @@ const regex = z.string().superRefine((s, ctx) => {
   }
 });
 
-/** A JSON body path: dotted keys from the root, `*` for any key or array element ("$.card.number", "items.*.token"). */
-const jsonPath = z.string().regex(/^(\$\.)?[^.\s]+(\.[^.\s]+)*$/, { message: 'expected a dotted path such as "$.card.number" or "items.*.token"' });
+/**
+ * A JSON body path: a bare key (`password`: that key at any depth), or a dotted path from the
+ * top (`card.number`, `$.card.number`), `*` for any key or array element (`items.*.ssn`).
+ */
+const jsonPath = z.string().regex(/^(\$\.)?[^.\s]+(\.[^.\s]+)*$/, { message: 'expected a key (password), or a dotted path from the top such as "$.card.number" or "items.*.ssn"' });
 
 const domain = z.string().regex(/^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i, { message: 'expected a DNS domain such as cluster.local' });
 

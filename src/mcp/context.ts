@@ -5,6 +5,7 @@ import type { SnapshotMeta } from '../store/snapshot.js';
 import { Redactor, type RedactionRules } from '../query/redact.js';
 import type { Workspace } from '../store/workspace.js';
 import { ToolError } from './result.js';
+import { DEFAULT_SETTINGS, type Settings } from '../config/schema.js';
 
 export interface ServerOptions {
   /** .proto files to decode gRPC messages with (else each snapshot's own, else schema-less). */
@@ -17,6 +18,10 @@ export interface ServerOptions {
   allowReveal?: boolean;
   /** Redaction rules beyond the defaults (e.g. from a configuration file). */
   redaction?: RedactionRules[];
+  /** Allow tools that replace stored data (enable_dissection, disable_dissection). */
+  allowDestructive?: boolean;
+  /** The podcap.yaml settings in force (defaults without): what a snapshot that recorded none is re-dissected with. */
+  settings?: Settings;
 }
 
 export interface ToolContext {
@@ -25,7 +30,11 @@ export interface ToolContext {
   importRoots: string[];
   outputRoot: string | null;
   allowReveal: boolean;
+  /** Replaced when the configuration is reloaded (a reload that fails keeps it). */
   redactor: Redactor;
+  allowDestructive: boolean;
+  /** The podcap.yaml settings in force. */
+  settings: () => Settings;
   /** The .proto registry for a snapshot's gRPC messages: the server's, else the snapshot's own (loaded once). */
   protosFor: (snapshot: SnapshotMeta) => Promise<ProtoRegistry | null>;
 }
@@ -35,11 +44,13 @@ export function toolContext(ws: Workspace, opts: ServerOptions = {}): ToolContex
   const protosFor = (snap: SnapshotMeta): Promise<ProtoRegistry | null> => {
     if (opts.protos) return Promise.resolve(opts.protos);
     if (snap.protoDirs.length === 0) return Promise.resolve(null);
-    let p = loaded.get(snap.id);
+    // Keyed by the directories too: a re-dissection may have given the snapshot others.
+    const key = `${snap.id}\n${snap.protoDirs.join('\n')}`;
+    let p = loaded.get(key);
     if (!p) {
       // A directory gone since the import leaves the messages schema-less, not the call unanswered.
       p = ProtoRegistry.load(snap.protoDirs.filter((d) => existsSync(d))).catch(() => null);
-      loaded.set(snap.id, p);
+      loaded.set(key, p);
     }
     return p;
   };
@@ -51,6 +62,8 @@ export function toolContext(ws: Workspace, opts: ServerOptions = {}): ToolContex
     outputRoot: opts.outputRoot ?? null,
     allowReveal: opts.allowReveal === true,
     redactor: new Redactor(opts.redaction ?? []),
+    allowDestructive: opts.allowDestructive === true,
+    settings: () => opts.settings ?? DEFAULT_SETTINGS,
   };
 }
 

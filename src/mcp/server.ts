@@ -33,8 +33,9 @@ export function createServer(ws: Workspace, opts: ServerOptions = {}): McpServer
   return createServerFor(toolContext(ws, opts));
 }
 
-export async function serveStdio(ws: Workspace, opts: ServerOptions = {}): Promise<void> {
-  const server = createServer(ws, opts);
+/** `ctx`: a context made beforehand (to reload its configuration while serving); else one from ws and opts. */
+export async function serveStdio(ws: Workspace, opts: ServerOptions = {}, ctx: ToolContext = toolContext(ws, opts)): Promise<void> {
+  const server = createServerFor(ctx);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

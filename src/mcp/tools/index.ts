@@ -7,6 +7,7 @@ import type { Tool } from '../registry.js';
 import { ANALYSIS_TOOLS } from './analyses.js';
 import { CALL_TOOLS } from './calls.js';
 import { DERIVE_TOOLS } from './derive.js';
+import { DISSECTION_TOOLS } from './dissection.js';
 import { FILTER_TOOLS } from './filter.js';
 import { FLOW_TOOLS } from './flows.js';
 import { PACKET_TOOLS } from './packets.js';
@@ -20,4 +21,5 @@ export const TOOLS: readonly Tool[] = [
   ...FLOW_TOOLS,
   ...PACKET_TOOLS,
   ...FILTER_TOOLS,
+  ...DISSECTION_TOOLS,
 ];
