@@ -1,5 +1,5 @@
 /**
- * podcap.yaml on the surfaces: its redaction rules in CLI JSON and MCP results, the MCP
+ * podcap.yaml on the surfaces: its redaction rules in CLI JSON, MCP results and reports, the MCP
  * server's reload (a malformed file keeps the configuration in force), and the dissection
  * tools (get_dissection_status, enable_dissection / disable_dissection behind
  * --allow-destructive) with MCP queries running across the swap.
@@ -118,6 +118,17 @@ describe('redaction rules from podcap.yaml', () => {
       await w.close();
       writeFileSync(cfg, RULES);
     }
+  });
+
+  it('apply to reports (podcap report), the third surface', async () => {
+    const plain = await cli(['report', '--format', 'md', '-w', ws.dir]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /user-agent: podcap-fixtures\/1\.0 \(node\)/);
+    assert.match(plain.stdout, /x-request-id: fx-\d{4}/);
+    const r = await cli(['report', '--format', 'md', '--config', cfg, '-w', ws.dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!/podcap-fixtures|fx-\d{4}/.test(r.stdout), 'the header rule and the pattern hide every occurrence');
+    assert.match(r.stdout, /user-agent: \[redacted \d+ chars\]/);
   });
 
   it('podcap mcp refuses to start on a malformed podcap.yaml, naming file, line and key', () => {
