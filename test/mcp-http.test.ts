@@ -128,7 +128,7 @@ describe('podcap mcp --http', () => {
   it('prints its tools and its client configuration', () => {
     const list = podcap(['mcp', '--list-tools']);
     assert.equal(list.code, 0);
-    assert.equal(list.stdout.trim().split('\n').length, 18);
+    assert.equal(list.stdout.trim().split('\n').length, 21);
     assert.match(list.stdout, /^list_api_calls\s+Lists API calls/m);
     const cfg = podcap(['mcp', '--mcp-config', '--workspace', ws.dir, '--root', fixturesDir]);
     assert.equal(cfg.code, 0);

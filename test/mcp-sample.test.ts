@@ -22,8 +22,8 @@ const expected = JSON.parse(readFileSync(join(sample, 'expected.json'), 'utf8'))
 };
 
 const ALL_TOOLS = [
-  'compare', 'create_snapshot', 'delete_snapshot', 'export_pcap', 'filter_help', 'find_unauthenticated', 'follow_stream', 'get_api_call', 'get_api_stats',
-  'get_l4_flow_summary', 'get_service_map', 'get_timeline', 'import_snapshot', 'list_api_calls', 'list_l4_flows', 'list_snapshots',
+  'compare', 'create_snapshot', 'delete_snapshot', 'disable_dissection', 'enable_dissection', 'export_pcap', 'filter_help', 'find_unauthenticated',
+  'follow_stream', 'get_api_call', 'get_api_stats', 'get_dissection_status', 'get_l4_flow_summary', 'get_service_map', 'get_timeline', 'import_snapshot', 'list_api_calls', 'list_l4_flows', 'list_snapshots',
   'list_workloads', 'trace_request',
 ];
 
