@@ -1,7 +1,6 @@
 /** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
 import { Unpackr } from 'msgpackr';
 import { listCaptureSources, type CaptureSource } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions, type AnalysisResult, type StreamSummary } from '../dissect/pipeline.js';
@@ -33,8 +32,7 @@ export interface ImportOptions {
   parent?: SnapshotMeta['parent'];
   /**
    * Dissect in a worker thread while this one writes (two cores): 'auto' does so when the
-   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off, and a
-   * core is idle (on a saturated machine the second thread only adds its hand-over work).
+   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off.
    * Default: PODCAP_IMPORT_THREAD (never, always, auto), else auto.
    */
   thread?: 'auto' | 'always' | 'never';
@@ -54,11 +52,6 @@ const REOPEN_RSS_BYTES = 96 << 20;
 function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
   const v = opt ?? process.env.PODCAP_IMPORT_THREAD;
   return v === 'never' || v === 'always' ? v : 'auto';
-}
-
-/** A core to spare: the 1-minute load average leaves at least one of them idle. */
-function spareCore(): boolean {
-  return availableParallelism() >= 2 && loadavg()[0] <= availableParallelism() - 1;
 }
 
 function captureBytes(sources: CaptureSource[]): number {
@@ -180,7 +173,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   await ws.begin(meta);
   try {
     const mode = threadMode(opts.thread);
-    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES && spareCore());
+    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES);
     await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, threaded ? { model: manifest?.model ?? null, reopen: opts.exclusive === true } : null);
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
