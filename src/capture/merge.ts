@@ -14,6 +14,11 @@ import { sourceChunks, type CaptureSource } from './source.js';
 export interface ReadCapturesOptions {
   /** Bytes per read (default 1 MiB); the merge holds about one chunk per open source. */
   chunkSize?: number;
+  /**
+   * Called between chunks, when the packets read so far have all gone to the sink; reading
+   * waits for what it returns (import uses it to reopen its workspace now and then).
+   */
+  between?: () => Promise<void> | null;
 }
 
 /**
@@ -29,14 +34,14 @@ export async function readCaptures(
 ): Promise<CaptureFileReport[]> {
   const chunkSize = opts.chunkSize ?? READ_CHUNK;
   if (sources.length === 0) return [];
-  if (sources.length === 1) return [await readAlone(sources[0], sink, chunkSize)];
-  return merge(sources, sink, chunkSize);
+  if (sources.length === 1) return [await readAlone(sources[0], sink, chunkSize, opts.between)];
+  return merge(sources, sink, chunkSize, opts.between);
 }
 
-async function readAlone(source: CaptureSource, sink: PacketSink, chunkSize: number): Promise<CaptureFileReport> {
+async function readAlone(source: CaptureSource, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | null): Promise<CaptureFileReport> {
   const raw = sourceChunks(source, true, chunkSize);
   const opened = await openCapture(raw, source.name, 0, sink, { compressed: archiveGzip(source) });
-  const report = await pump(opened, source.name);
+  const report = await pump(opened, source.name, between);
   report.notes.push(...source.notes);
   return report;
 }
@@ -180,7 +185,7 @@ class CursorHeap {
   }
 }
 
-async function merge(sources: CaptureSource[], sink: PacketSink, chunkSize: number): Promise<CaptureFileReport[]> {
+async function merge(sources: CaptureSource[], sink: PacketSink, chunkSize: number, between?: () => Promise<void> | null): Promise<CaptureFileReport[]> {
   const cursors = sources.map((s, i) => new Cursor(i, s, chunkSize));
   const reports: CaptureFileReport[] = new Array<CaptureFileReport>(sources.length);
   const heap = new CursorHeap();
@@ -231,6 +236,10 @@ async function merge(sources: CaptureSource[], sink: PacketSink, chunkSize: numb
       out.data = top.data[i];
       sink(out);
       top.pos++;
+      if (top.pos >= top.count) {
+        const wait = between?.();
+        if (wait) await wait;
+      }
       if (top.pos < top.count || (await top.fill())) heap.siftDown();
       else {
         heap.popTop();

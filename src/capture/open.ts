@@ -132,12 +132,16 @@ async function openLayer(
 }
 
 /** Feeds every remaining chunk to the parser (the fast path: packets go straight to the sink). */
-export async function pump(opened: OpenedCapture, name: string): Promise<CaptureFileReport> {
+export async function pump(opened: OpenedCapture, name: string, between?: () => Promise<void> | null): Promise<CaptureFileReport> {
   const { parser, rest } = opened;
   try {
     parser.push(opened.first);
     let finished = rest === null || parser.stopped;
-    while (!finished) finished = await pushNext(parser, rest as Chunks, name);
+    while (!finished) {
+      const wait = between?.();
+      if (wait) await wait;
+      finished = await pushNext(parser, rest as Chunks, name);
+    }
     return parser.end();
   } finally {
     // Stopping early (damage, an error from the sink) must still release the stream.

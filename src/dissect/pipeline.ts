@@ -30,6 +30,8 @@ export interface AnalysisOptions {
   collectStreams?: boolean;
   /** Called with each connection's summary when it ends (and each UDP flow's at the end): import stores them. */
   onStream?: (s: StreamSummary) => void;
+  /** Called between chunks of capture read (about 1 MiB); reading waits for what it returns. */
+  betweenChunks?: () => Promise<void> | null;
   /** Called every 64Ki packets with the count so far and the file being read. */
   onProgress?: (packets: number, file: string) => void;
 }
@@ -176,7 +178,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
     if ((report.packets & 0xfff) === 0) dns.tick(p.ts);
     if (opts.onProgress && (report.packets & 0xffff) === 0) opts.onProgress(report.packets, sources[p.fileIndex].name);
   };
-  const fileReports = await readCaptures(sources, onPacket);
+  const fileReports = await readCaptures(sources, onPacket, { between: opts.betweenChunks });
   for (const fr of fileReports) if (fr.damaged > 0 || fr.truncatedBytes > 0) report.damagedFiles++;
   // Once at the very end, not per file: a datagram split across a file rotation can still complete.
   net.flush();

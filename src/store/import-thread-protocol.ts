@@ -19,7 +19,7 @@ export const MAX_IN_FLIGHT = 4;
 export interface ThreadWorkerData {
   sources: CaptureSource[];
   /** The pass's options without its callbacks; `progress`: whether to report progress. */
-  options: Omit<AnalysisOptions, 'onStream' | 'onProgress' | 'collectStreams'>;
+  options: Omit<AnalysisOptions, 'onStream' | 'onProgress' | 'collectStreams' | 'betweenChunks'>;
   progress: boolean;
   /** The snapshot's Kubernetes objects, to name endpoints with (null: none). */
   model: ClusterModel | null;

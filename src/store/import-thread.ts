@@ -52,7 +52,7 @@ export interface ThreadedResult {
 export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
-  const { onStream: _s, onProgress: _p, collectStreams: _c, ...options } = opts;
+  const { onStream: _s, onProgress: _p, collectStreams: _c, betweenChunks: _b, ...options } = opts;
   const workerData: ThreadWorkerData = { sources, options, progress: opts.onProgress !== undefined, model, failed, inFlight };
   const unpackr = new Unpackr({ useRecords: false });
   // The thread runs a module of its own: flags about the main script's source (-e, --input-type) do not apply.

@@ -1,6 +1,7 @@
 /** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { Unpackr } from 'msgpackr';
 import { listCaptureSources, type CaptureSource } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions, type AnalysisResult, type StreamSummary } from '../dissect/pipeline.js';
@@ -32,13 +33,15 @@ export interface ImportOptions {
   parent?: SnapshotMeta['parent'];
   /**
    * Dissect in a worker thread while this one writes (two cores): 'auto' does so when the
-   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off.
+   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off, and a
+   * core is idle: on a saturated machine the hand-over between the threads is pure cost (measured:
+   * 31 s on two threads against 24 s on one at a load average of 8 on 2 cores).
    * Default: PODCAP_IMPORT_THREAD (never, always, auto), else auto.
    */
   thread?: 'auto' | 'always' | 'never';
   /**
    * The caller holds the workspace alone (the CLI's import; not the MCP server, whose readers
-   * share it): a threaded import may then close and reopen it now and then, so that LMDB's written
+   * share it): the import may then close and reopen it now and then, so that LMDB's written
    * pages stop counting as resident memory.
    */
   exclusive?: boolean;
@@ -52,6 +55,11 @@ const REOPEN_RSS_BYTES = 96 << 20;
 function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
   const v = opt ?? process.env.PODCAP_IMPORT_THREAD;
   return v === 'never' || v === 'always' ? v : 'auto';
+}
+
+/** A core to spare: the 1-minute load average leaves at least one of them idle. */
+function spareCore(): boolean {
+  return availableParallelism() >= 2 && loadavg()[0] <= availableParallelism() - 1;
 }
 
 function captureBytes(sources: CaptureSource[]): number {
@@ -69,16 +77,16 @@ function captureBytes(sources: CaptureSource[]): number {
   return n;
 }
 
-/** How dissectInto runs the pass on two threads (import-thread.ts). */
-export interface ThreadedPass {
-  /** The Kubernetes objects the thread names endpoints with (its own Enricher; `enricher` is not used). */
-  model: ClusterModel | null;
-  /** Reopen the workspace now and then to let LMDB's written pages go (only where no reader shares it). */
-  reopen: boolean;
-}
-
 export function newSnapshotId(): string {
   return randomBytes(4).toString('hex');
+}
+
+/** How dissectInto runs its pass. */
+export interface PassOptions {
+  /** On two threads (import-thread.ts), naming endpoints with these Kubernetes objects (`enricher` is then not used). */
+  threaded: { model: ClusterModel | null } | null;
+  /** Reopen the workspace now and then to let LMDB's written pages go (only where no reader shares it). */
+  reopen: boolean;
 }
 
 /**
@@ -86,7 +94,7 @@ export function newSnapshotId(): string {
  * data key `key`: fills in meta's files, report, transactions, extent, resolution and
  * dissection report. Import and re-dissection both run it.
  */
-export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, threaded: ThreadedPass | null = null): Promise<void> {
+export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions = { threaded: null, reopen: false }): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const policy = new FailurePolicy(settings.failed);
   const dissection = new DissectionReportBuilder();
@@ -102,12 +110,20 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
     ws.writeStream(key, st);
   };
   const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
+  // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
+  let rssMark = process.memoryUsage.rss();
+  let calls = 0;
+  const relieve = (): Promise<void> | null => {
+    if (!pass.reopen || (++calls & 7) !== 0 || process.memoryUsage.rss() < rssMark + REOPEN_RSS_BYTES) return null;
+    return ws.reopen().then(() => {
+      rssMark = process.memoryUsage.rss();
+    });
+  };
   let result: AnalysisResult;
+  const threaded = pass.threaded;
   if (threaded) {
     // Naming, the failure rules and encoding happen in the thread; here, in the same order, the rest.
     const unpackr = new Unpackr({ useRecords: false });
-    let rssMark = process.memoryUsage.rss();
-    let batches = 0;
     const r = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
       store: (encoded, requestBody, responseBody) => {
         seq++;
@@ -119,13 +135,7 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
         summary.add(seq, record);
       },
       onStream,
-      // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
-      betweenBatches: () => {
-        if (!threaded.reopen || (++batches & 7) !== 0 || process.memoryUsage.rss() < rssMark + REOPEN_RSS_BYTES) return null;
-        return ws.reopen().then(() => {
-          rssMark = process.memoryUsage.rss();
-        });
-      },
+      betweenBatches: relieve,
     });
     result = r.result;
     failedDelta = r.failedDelta;
@@ -140,7 +150,7 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
       ws.write(key, seq, t.record, t.requestBody, t.responseBody);
       summary.add(seq, t.record);
     };
-    result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream });
+    result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream, betweenChunks: relieve });
     meta.resolution = enricher.report();
   }
   meta.files = result.files;
@@ -173,8 +183,8 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   await ws.begin(meta);
   try {
     const mode = threadMode(opts.thread);
-    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES);
-    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, threaded ? { model: manifest?.model ?? null, reopen: opts.exclusive === true } : null);
+    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES && spareCore());
+    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, { threaded: threaded ? { model: manifest?.model ?? null } : null, reopen: opts.exclusive === true });
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {
