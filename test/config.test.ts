@@ -364,6 +364,32 @@ describe('re-dissection is atomic under readers', () => {
     }
   });
 
+  it('two re-dissections of one snapshot at once: one replaces, the other is refused and writes nothing', async () => {
+    const ws = tempWorkspace();
+    assert.equal((await cli(['import', join(fixturesDir, 'dns', 'dns.pcap'), '-w', ws.dir, '--name', 'd'])).code, 0);
+    const w = await Workspace.open(ws.dir);
+    try {
+      const settings = dissectionSettings(DEFAULT_SETTINGS, []);
+      const results = await Promise.allSettled([
+        redissectSnapshot(w, 'd', { settings, configFile: null }),
+        redissectSnapshot(w, 'd', { settings, configFile: null }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.equal((refused.reason as Error).name, 'SnapshotBusy');
+      assert.match((refused.reason as Error).message, /being re-dissected already/);
+      const meta = w.resolveSnapshot('d');
+      assert.equal(meta.generation, 1);
+      assert.equal(meta.pending, null);
+      const view = w.openReadView();
+      assert.equal(view.records(meta).length, meta.transactions, 'the generation in force is whole');
+      view.done();
+    } finally {
+      await w.close();
+      ws.cleanup();
+    }
+  });
+
   it('a re-dissection whose capture file is gone replaces nothing (exit 2)', async () => {
     const ws = tempWorkspace();
     const dir = tmp();

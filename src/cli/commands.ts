@@ -4,7 +4,7 @@ import { CaptureError } from '../capture/packet.js';
 import { listCaptureSources } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
 import { importSnapshot } from '../store/import.js';
-import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { Workspace, SnapshotBusy, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { ManifestError } from '../k8s/manifest.js';
 import { traceCall, traceLines } from '../query/trace.js';
@@ -156,6 +156,10 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       return EXIT.ERROR;
     }
     if (e instanceof CursorError) {
+      io.err(`podcap ${cmd}: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof SnapshotBusy) {
       io.err(`podcap ${cmd}: ${e.message}`);
       return EXIT.ERROR;
     }

@@ -11,6 +11,7 @@ import { EXAMPLE_CONFIG } from '../config/example.js';
 import { dissectionSettings } from '../config/apply.js';
 import type { Settings } from '../config/schema.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
+import { DEFAULT_ANALYSIS_OPTIONS } from '../dissect/pipeline.js';
 import { dissectionStatus, type DissectionStatus } from '../query/status.js';
 import { redissectSnapshot } from '../store/redissect.js';
 import { Workspace } from '../store/workspace.js';
@@ -166,7 +167,11 @@ async function cmdRedissect(args: string[], io: Io): Promise<number> {
     const current = ws.resolveSnapshot(positionals[0]);
     // Without .proto dirs from the flag or the file, the snapshot keeps those it had.
     const settings = dissectionSettings(ctx.config.settings, dirs.length ? dirs : current.protoDirs);
-    const r = await redissectSnapshot(ws, current.id, { settings, configFile: ctx.config.file });
+    const progress = process.stderr.isTTY && !values.json
+      ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
+      : undefined;
+    const r = await redissectSnapshot(ws, current.id, { settings, configFile: ctx.config.file, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } });
+    if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
     if (values.json) {
       io.out(JSON.stringify({ changed: r.changed, before: dissectionStatus(r.before), after: dissectionStatus(r.after) }, null, 2));
       return EXIT.OK;
@@ -213,6 +218,7 @@ export const CONTROL_COMMANDS: Record<string, { run: (args: string[], io: Io) =>
       + '  in force: hints, protocols, .proto dirs, failure rules, DNS search path, body and TCP limits. The new transactions\n'
       + '  replace the old atomically: a query running meanwhile sees the old or the new, never a mix. Ids stay SNAPSHOT-N\n'
       + '  but N may name another call afterwards.\n'
-      + '  Exit 0: replaced; 2: malformed podcap.yaml, or a capture file gone or changed (nothing replaced); 4: unknown snapshot.',
+      + '  Exit 0: replaced; 1: another re-dissection of the snapshot is running; 2: malformed podcap.yaml, or a capture file\n'
+      + '  gone or changed (nothing replaced); 4: unknown snapshot.',
   },
 };

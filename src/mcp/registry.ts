@@ -12,7 +12,7 @@ import { CursorError } from '../query/calls.js';
 import { ExportError, NotFoundError } from '../query/export.js';
 import { FilterError } from '../query/filter.js';
 import { AnalysisError } from '../query/stats.js';
-import { SnapshotNotFound } from '../store/workspace.js';
+import { SnapshotBusy, SnapshotNotFound } from '../store/workspace.js';
 import type { ToolContext } from './context.js';
 import { ToolError, errorResult, jsonResult } from './result.js';
 
@@ -44,7 +44,8 @@ function isCallToolResult(v: unknown): v is CallToolResult {
 function userError(e: unknown): string | null {
   if (e instanceof FilterError) return `bad filter: ${e.message} (filter_help lists the variables)`;
   if (e instanceof ToolError || e instanceof CursorError || e instanceof SnapshotNotFound || e instanceof AnalysisError
-    || e instanceof NotFoundError || e instanceof ExportError || e instanceof CaptureError || e instanceof ManifestError) return e.message;
+    || e instanceof NotFoundError || e instanceof ExportError || e instanceof CaptureError || e instanceof ManifestError
+    || e instanceof SnapshotBusy) return e.message;
   return null;
 }
 

@@ -62,6 +62,17 @@ export class SnapshotNotFound extends Error {
   }
 }
 
+/** Keys removed per write transaction when a snapshot or an old generation is deleted. */
+const REMOVE_BATCH = 16384;
+
+/** A snapshot that cannot be re-dissected now: another re-dissection holds it, or it changed. */
+export class SnapshotBusy extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotBusy';
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -279,9 +290,21 @@ export class Workspace {
   async beginGeneration(meta: SnapshotMeta): Promise<string> {
     const generation = (meta.generation ?? 0) + 1;
     const key = `${meta.id}~${generation}`;
-    // Leftovers of an earlier attempt at the same generation would mix in: clear them first.
+    // Claimed in one write transaction against the meta as it is now: two re-dissections of one
+    // snapshot would write the same generation's keys.
+    const refusal = await this.snapshots.transaction(() => {
+      const current = this.snapshots.get(meta.id);
+      if (!current || current.state !== 'ready') return `snapshot ${meta.id} is gone`;
+      if (current.pending && processAlive(current.pending.pid)) {
+        return `snapshot ${meta.id} is being re-dissected already (process ${current.pending.pid}); try again when it is done`;
+      }
+      if (dataKeyOf(current) !== dataKeyOf(meta)) return `snapshot ${meta.id} was re-dissected meanwhile; look at it again (podcap status) first`;
+      this.snapshots.putSync(meta.id, { ...current, pending: { key, pid: process.pid } });
+      return null;
+    });
+    if (refusal) throw new SnapshotBusy(refusal);
+    // Leftovers of an attempt at the same generation that died would mix in: clear them first.
     await this.removeData(key);
-    await this.snapshots.put(meta.id, { ...meta, pending: { key, pid: process.pid } });
     return key;
   }
 
@@ -325,9 +348,18 @@ export class Workspace {
     const hi = [`${key}\u0000`];
     const { sum, post, dict } = this.summaryDbs;
     for (const db of [this.tx, this.time, this.bodies, this.conns, sum, post, dict] as Database<unknown, Key[]>[]) {
-      await this.root.transaction(() => {
-        for (const key of db.getKeys({ start: lo, end: hi })) db.removeSync(key);
-      });
+      // In bounded transactions: one holding a large snapshot's every key would hold its pages dirty at once.
+      // Whoever reads these keys is already gone (the meta no longer points at them), so no reader sees a half-removed set.
+      for (let more = true; more;) {
+        more = await this.root.transaction(() => {
+          let n = 0;
+          for (const key of db.getKeys({ start: lo, end: hi, limit: REMOVE_BATCH })) {
+            db.removeSync(key);
+            n++;
+          }
+          return n === REMOVE_BATCH;
+        });
+      }
     }
   }
 
