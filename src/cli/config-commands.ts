@@ -170,7 +170,7 @@ async function cmdRedissect(args: string[], io: Io): Promise<number> {
     const progress = process.stderr.isTTY && !values.json
       ? (n: number, file: string) => process.stderr.write(`\r  ${n} packets read (${file})`.padEnd(80))
       : undefined;
-    const r = await redissectSnapshot(ws, current.id, { settings, configFile: ctx.config.file, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress } });
+    const r = await redissectSnapshot(ws, current.id, { settings, configFile: ctx.config.file, analysis: { ...DEFAULT_ANALYSIS_OPTIONS, onProgress: progress }, exclusive: true });
     if (progress) process.stderr.write('\r'.padEnd(81) + '\r');
     if (values.json) {
       io.out(JSON.stringify({ changed: r.changed, before: dissectionStatus(r.before), after: dissectionStatus(r.after) }, null, 2));

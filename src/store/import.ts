@@ -77,6 +77,12 @@ function captureBytes(sources: CaptureSource[]): number {
   return n;
 }
 
+/** Whether a pass over these sources runs on two threads: import and re-dissection decide alike. */
+export function passOnTwoThreads(sources: CaptureSource[], thread?: ImportOptions['thread']): boolean {
+  const mode = threadMode(thread);
+  return mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && spareCore());
+}
+
 export function newSnapshotId(): string {
   return randomBytes(4).toString('hex');
 }
@@ -182,8 +188,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   meta.config.settings.protoDirs = meta.protoDirs;
   await ws.begin(meta);
   try {
-    const mode = threadMode(opts.thread);
-    const threaded = mode === 'always' || (mode === 'auto' && captureBytes(listing.sources) >= THREAD_MIN_BYTES && spareCore());
+    const threaded = passOnTwoThreads(listing.sources, opts.thread);
     await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, { threaded: threaded ? { model: manifest?.model ?? null } : null, reopen: opts.exclusive === true });
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };

@@ -10,7 +10,8 @@ import { emptyReport } from '../dissect/report.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
 import type { DissectionSettings } from '../config/apply.js';
-import { dissectInto } from './import.js';
+import { dissectInto, passOnTwoThreads, type ImportOptions } from './import.js';
+import type { ClusterModel } from '../k8s/model.js';
 import { snapshotManifest } from './manifests.js';
 import type { SnapshotMeta } from './snapshot.js';
 import type { Workspace } from './workspace.js';
@@ -20,6 +21,10 @@ export interface RedissectOptions {
   settings: DissectionSettings;
   configFile: string | null;
   analysis?: AnalysisOptions;
+  /** As import's: dissect in a worker thread (large captures, a core to spare). */
+  thread?: ImportOptions['thread'];
+  /** The caller holds the workspace alone (the CLI, not the MCP server): the pass may reopen it to keep memory flat. */
+  exclusive?: boolean;
 }
 
 export interface RedissectResult {
@@ -45,16 +50,19 @@ export function changedSettings(a: DissectionSettings | undefined, b: Dissection
   return out;
 }
 
-async function enricherFor(meta: SnapshotMeta): Promise<Enricher> {
+/** The snapshot's cluster objects, read again where the import found them. */
+async function clusterModel(meta: SnapshotMeta): Promise<ClusterModel | null> {
   const k = meta.kubernetes;
-  if (!k) return new Enricher(null);
+  if (!k) return null;
   const manifest = await snapshotManifest(k.discovered ? [] : k.files, k.discovered ? meta.skipped : []);
-  return new Enricher(manifest ? new IdentityResolver(manifest.model) : null);
+  return manifest?.model ?? null;
 }
 
 export async function redissectSnapshot(ws: Workspace, ref: string, opts: RedissectOptions): Promise<RedissectResult> {
   const before = ws.resolveSnapshot(ref);
-  const enricher = await enricherFor(before);
+  const model = await clusterModel(before);
+  const enricher = new Enricher(model ? new IdentityResolver(model) : null);
+  const pass = { threaded: passOnTwoThreads(before.sources, opts.thread) ? { model } : null, reopen: opts.exclusive === true };
   const settings = structuredClone(opts.settings);
   const changed = changedSettings(before.config?.settings, settings);
   const generation = (before.generation ?? 0) + 1;
@@ -66,7 +74,7 @@ export async function redissectSnapshot(ws: Workspace, ref: string, opts: Rediss
   };
   const key = await ws.beginGeneration(before);
   try {
-    await dissectInto(ws, key, after, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS);
+    await dissectInto(ws, key, after, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, pass);
     // The same files must give the same packets: else the snapshot is no longer what was imported.
     for (let i = 0; i < before.files.length; i++) {
       const then = before.files[i];
