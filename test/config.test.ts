@@ -13,12 +13,17 @@ import { ConfigError, ConfigHolder, parseConfig, readConfigFile } from '../src/c
 import { EXAMPLE_CONFIG } from '../src/config/example.js';
 import { DEFAULT_SETTINGS } from '../src/config/schema.js';
 import { dissectionSettings } from '../src/config/apply.js';
+import type { Settings } from '../src/config/schema.js';
 import { Workspace } from '../src/store/workspace.js';
 import { redissectSnapshot } from '../src/store/redissect.js';
 import { listCalls } from '../src/query/calls.js';
 import type { TransactionRecord } from '../src/dissect/record.js';
 import type { DissectionStatus } from '../src/query/status.js';
 import { podcap, tempWorkspace, type RunResult } from './support/cli.js';
+import { createRequire } from 'node:module';
+import { analysisOptions } from '../src/config/apply.js';
+import { DnsTracker } from '../src/dissect/dns.js';
+import type { DissectedTransaction } from '../src/dissect/record.js';
 import { runCommand } from '../src/cli/commands.js';
 import { corpusFile, corpusSkip, fixturesDir } from './support/paths.js';
 
@@ -320,6 +325,37 @@ describe('re-dissection with new settings', () => {
     } finally {
       ws.cleanup();
     }
+  });
+});
+
+describe('dns: settings reach the search-path logic', () => {
+  const dnsPacket = createRequire(import.meta.url)('dns-packet') as { encode(packet: unknown): Buffer };
+  const client = { ip: '10.244.1.7', port: 40000 };
+  const server = { ip: '10.96.0.10', port: 53 };
+
+  /** A pod's lookup of db.example.com through its resolv.conf search list, answered at the bare name. */
+  function lookup(settings: Settings): Array<[string, boolean, string | null]> {
+    const out: Array<DissectedTransaction['record']> = [];
+    const t = new DnsTracker((d) => out.push(d.record), analysisOptions(settings).dns);
+    const names = ['db.example.com.shop.svc.corp.local', 'db.example.com.svc.corp.local', 'db.example.com.corp.local', 'db.example.com.ec2.internal', 'db.example.com'];
+    let ts = 1.8e15;
+    for (const [i, name] of names.entries()) {
+      const questions = [{ type: 'A', name }];
+      t.message(dnsPacket.encode({ type: 'query', id: i + 1, flags: 0x100, questions }), (ts += 1000), client, server, 'udp', 1, 0);
+      const answers = i === names.length - 1 ? [{ type: 'A', name, data: '93.184.216.34' }] : [];
+      t.message(dnsPacket.encode({ type: 'response', id: i + 1, flags: 0x8180 | (answers.length ? 0 : 3), questions, answers }), (ts += 1000), server, client, 'udp', 1, 0);
+    }
+    t.finish();
+    return out.sort((a, b) => names.indexOf(a.request.url) - names.indexOf(b.request.url)).map((r) => [r.request.url, r.failed, r.dns!.searchPath?.role ?? null]);
+  }
+
+  it('clusterDomain and searchPath from podcap.yaml make the expansion NXDOMAINs expected, not failures', () => {
+    const s = parseConfig('dns:\n  clusterDomain: corp.local\n  searchPath: [ec2.internal]\n', '/x/podcap.yaml').settings;
+    const withConfig = lookup(s);
+    assert.deepEqual(withConfig.map(([, failed]) => failed), [false, false, false, false, false], JSON.stringify(withConfig));
+    // Under the defaults (cluster.local, no further suffix) the same lookups are failures.
+    const defaults = lookup(DEFAULT_SETTINGS);
+    assert.deepEqual(defaults.slice(0, 4).map(([, failed]) => failed), [true, true, true, true], JSON.stringify(defaults));
   });
 });
 
