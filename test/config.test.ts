@@ -290,6 +290,32 @@ describe('re-dissection with new settings', () => {
     }
   });
 
+  it('bodies.maxStoredBytes caps the stored bodies on re-dissection, their full size still counted', async () => {
+    const ws = tempWorkspace();
+    try {
+      assert.equal((await cli(['import', join(fixturesDir, 'http1', 'sample.pcapng'), '-w', ws.dir, '--name', 'b'])).code, 0);
+      const big = async (): Promise<TransactionRecord> => {
+        const c = (await calls(ws.dir, 'http && response_body_size > 200'))[0];
+        const r = await cli(['show', c.id, '--json', '-w', ws.dir]);
+        return JSON.parse(r.stdout) as TransactionRecord;
+      };
+      const first = await big();
+      const before = first.response!.body!;
+      assert.equal(before.truncated, false);
+      writeFileSync(join(ws.dir, 'podcap.yaml'), 'bodies:\n  maxStoredBytes: 64\n');
+      assert.equal((await cli(['redissect', 'b', '-w', ws.dir])).code, 0);
+      const second = await big();
+      const after = second.response!.body!;
+      assert.equal(second.response!.bodySize, first.response!.bodySize, 'the full size is still counted');
+      assert.ok(first.response!.bodySize > 64);
+      assert.equal(after.size, 64, 'what is stored');
+      assert.ok(after.data.length <= 64 && before.data.startsWith(after.data), after.data);
+      assert.equal((await status(ws.dir, 'b')).settings!.bodies.maxStoredBytes, 64);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   it('turning DNS off, and counting a service\'s 4xx as failed (re-dissected on two threads)', async () => {
     const ws = tempWorkspace();
     try {
