@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { DnsTracker } from '../src/dissect/dns.js';
+import { DnsTracker, MAX_HELD } from '../src/dissect/dns.js';
 import type { DnsRecordInfo } from '../src/dissect/dns-message.js';
 import type { DnsSearchPath, DissectedTransaction, TransactionRecord } from '../src/dissect/record.js';
 import { fixturesDir } from './support/paths.js';
@@ -525,5 +525,29 @@ describe('DnsTracker on exchanges the fixture lacks', () => {
       ['dropped.example', false],
       ['unanswered.example', true],
     ]);
+  });
+});
+
+describe('DnsTracker under a flood of failing in-cluster names', () => {
+  it('holds at most MAX_HELD exchanges for search-sequence decisions; the oldest sequences go early, noted, none lost', () => {
+    const client = { ip: '10.244.1.7', port: 40000 };
+    const server = { ip: '10.96.0.10', port: 53 };
+    const out: DissectedTransaction[] = [];
+    const t = new DnsTracker((d) => out.push(d));
+    const n = MAX_HELD + 5000;
+    let ts = 1.8e15;
+    // Distinct names in one second (inside the 5 s window): each NXDOMAIN waits for its sequence.
+    for (let i = 0; i < n; i++) {
+      const questions = [{ type: 'A', name: `svc-${i}.shop.svc.cluster.local` }];
+      t.message(dnsPacket.encode({ type: 'query', id: i & 0xffff, flags: 0x100, questions }), (ts += 10), client, server, 'udp', 1, 0);
+      t.message(dnsPacket.encode({ type: 'response', id: i & 0xffff, flags: 0x8180 | 3, questions }), (ts += 10), server, client, 'udp', 1, 0);
+    }
+    // Before the end, the oldest have been given up: what is still held stays under the bound.
+    assert.ok(out.length >= n - MAX_HELD, `${out.length} emitted before the end`);
+    const early = out.filter((x) => x.record.notes.some((s) => /search sequence given up early/.test(s)));
+    assert.ok(early.length > 0);
+    t.finish();
+    assert.equal(out.length, n, 'every exchange emitted once');
+    assert.equal(new Set(out.map((x) => x.record.request.url)).size, n);
   });
 });

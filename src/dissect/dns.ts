@@ -23,6 +23,9 @@ export interface DnsOptions {
   maxPending: number;
 }
 
+/** Exchanges held for search-sequence decisions, all sequences together, before the oldest sequences are given up. */
+export const MAX_HELD = 16_384;
+
 export const DEFAULT_DNS_OPTIONS: DnsOptions = {
   clusterDomain: 'cluster.local',
   answerTimeoutUs: 10e6,
@@ -86,6 +89,8 @@ export class DnsTracker {
   /** Recently completed exchanges by client side, to recognise another node's copy. */
   private readonly recent = new Map<string, { ts: number; file: number }>();
   private readonly expansions = new Map<string, Expansion>();
+  /** Exchanges held in `expansions` waiting for their sequence's outcome, all groups together. */
+  private held = 0;
   readonly stats: DnsStats = { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 };
   private readonly svcSuffix: string;
   private readonly domainSuffix: string;
@@ -216,12 +221,14 @@ export class DnsTracker {
         if (e.outcome === null) {
           e.held.push(x);
           x.holders++;
+          this.held++;
         } else if (!decided) {
           decided = true;
           this.decide(x, b, e.outcome);
         }
       }
       if (decided) this.emit(x);
+      if (this.held > MAX_HELD) this.flushOldest();
       return;
     }
     if (rcode === 3) {
@@ -258,6 +265,7 @@ export class DnsTracker {
   /** A sequence is decided: what it held is emitted with its role. */
   private settle(e: Expansion, base: string, outcome: Exclude<Expansion['outcome'], null>): void {
     e.outcome = outcome;
+    this.held -= e.held.length;
     for (const h of e.held) {
       if (h.emitted) continue;
       this.decide(h, base, outcome);
@@ -302,10 +310,24 @@ export class DnsTracker {
    * A sequence that never resolved within its window: its NXDOMAINs are real
    * failures; part of a failed search when several suffixes of one name were tried.
    */
-  private flushExpansion(e: Expansion, key: string): void {
+  /**
+   * Too many exchanges wait for their sequences' outcomes (a resolver hammered with failing
+   * names): the oldest sequences are given up before their window ends, as if it had.
+   */
+  private flushOldest(): void {
+    for (const [k, e] of this.expansions) {
+      if (this.held <= MAX_HELD / 2) break;
+      this.expansions.delete(k);
+      this.flushExpansion(e, k, `search sequence given up early: more than ${MAX_HELD} queries were waiting for their sequences' outcome`);
+    }
+  }
+
+  private flushExpansion(e: Expansion, key: string, note?: string): void {
     const base = key.slice(key.indexOf('|') + 1);
+    this.held -= e.held.length;
     for (const h of e.held) {
       if (h.emitted) continue;
+      if (note && !h.notes.includes(note)) h.notes.push(note);
       h.holders--;
       if (e.names.size > 1) {
         h.searchPath = { base, role: 'not-resolved', resolvedAs: null };
