@@ -33,6 +33,7 @@ nav a{color:var(--accent)}
 table{border-collapse:collapse;width:100%;font-size:.88rem}
 th,td{padding:.35em .6em;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
 td{overflow-wrap:anywhere;min-width:4em}
+td time{white-space:nowrap}
 th{background:var(--soft);white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.fail td:first-child{box-shadow:inset 4px 0 0 var(--fail)}
@@ -171,10 +172,18 @@ function callHtml(c: CallDetail, i: number): string {
 
 const n = (v: number): string => String(v);
 
+/** A time in a table: the clock time when the report spans one UTC day (the date is in the capture paragraph), the full ISO time on hover and for machines. */
+function timeCell(iso: string, oneDay: boolean): string {
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(iso)) return esc(iso);
+  return `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(oneDay ? iso.slice(11, 23) : iso.replace('T', ' ').replace('Z', ''))}</time>`;
+}
+
 export function renderHtml(m: ReportModel): string {
   tableSeq = 0;
   const s: string[] = [];
   const cap = m.capture;
+  const oneDay = cap.start !== null && cap.end !== null && cap.start.slice(0, 10) === cap.end.slice(0, 10);
+  const day = oneDay ? ` (UTC, ${cap.start!.slice(0, 10)})` : ' (UTC)';
   const f = m.failures;
   const t = m.timeline;
   const a = m.auth;
@@ -212,13 +221,14 @@ export function renderHtml(m: ReportModel): string {
       + 'Where failures began (found by <code>podcap trace</code>) comes first, then the most failures.</p>');
     if (f.groups.length) {
       s.push(table([{ title: 'Endpoint' }, { title: 'Cause' }, { title: 'Failed', num: true }, { title: 'Of calls', num: true }, { title: 'Fail %', num: true },
-        { title: 'First seen' }, { title: 'Last seen' }, { title: 'Evidence' }],
+        { title: `First seen${day}` }, { title: 'Last seen' }, { title: 'Evidence' }],
       f.groups.map((g) => ({
+        sort: [null, null, null, null, null, g.firstSeen, g.lastSeen, null],
         cls: `fail${g.origin ? ' origin' : ''}`,
         cells: [
           `${g.origin ? '<span class="badge fail">failures began here</span> ' : ''}<span class="endpoint">${esc(g.endpoint)}</span><br><small>called by ${esc(g.clients.join(', '))}</small>`,
           `${esc(g.cause)}${g.causedBy ? `<br><small>caused by ${esc(g.causedBy)}</small>` : ''}`,
-          n(g.failures), n(g.endpointCalls), fmtPct(g.endpointFailureRate), esc(g.firstSeen), esc(g.lastSeen),
+          n(g.failures), n(g.endpointCalls), fmtPct(g.endpointFailureRate), timeCell(g.firstSeen, oneDay), timeCell(g.lastSeen, oneDay),
           g.evidence.map(esc).join('<br>'),
         ],
       })), { caption: 'Failures by endpoint and cause', filter: true, id: 'failures-table' }));
@@ -293,8 +303,8 @@ export function renderHtml(m: ReportModel): string {
   s.push('<section id="dns" aria-labelledby="dns-h"><h2 id="dns-h">DNS</h2>');
   s.push(`<p>${d.queries} DNS queries, ${d.failedQueries} failed. ${d.searchPath.nxdomain} NXDOMAIN answers were expected steps of Kubernetes search-path expansion (the name then resolved under another suffix) and are not failures.</p>`);
   if (d.failures.length) {
-    s.push('<p><strong>Lookups that failed for real:</strong></p>', table([{ title: 'Name asked for' }, { title: 'Client' }, { title: 'Queries', num: true }, { title: 'Answers' }, { title: 'First seen' }, { title: 'Last seen' }, { title: 'Evidence' }],
-      d.failures.map((x) => ({ cls: 'fail', cells: [esc(x.name), esc(x.client), n(x.queries), esc(x.rcodes), esc(x.firstSeen), esc(x.lastSeen), esc(x.evidence)] })), { caption: 'DNS lookups that failed' }));
+    s.push('<p><strong>Lookups that failed for real:</strong></p>', table([{ title: 'Name asked for' }, { title: 'Client' }, { title: 'Queries', num: true }, { title: 'Answers' }, { title: `First seen${day}` }, { title: 'Last seen' }, { title: 'Evidence' }],
+      d.failures.map((x) => ({ cls: 'fail', cells: [esc(x.name), esc(x.client), n(x.queries), esc(x.rcodes), timeCell(x.firstSeen, oneDay), timeCell(x.lastSeen, oneDay), esc(x.evidence)], sort: [null, null, null, null, x.firstSeen, x.lastSeen, null] })), { caption: 'DNS lookups that failed' }));
   } else s.push('<p class="callout good">No DNS lookup failed.</p>');
   if (d.searchPath.bases.length) {
     s.push('<details><summary>Search-path expansion (expected NXDOMAIN)</summary>', table([{ title: 'Name asked for' }, { title: 'NXDOMAIN on the way', num: true }, { title: 'Resolved as' }],
