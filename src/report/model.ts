@@ -49,6 +49,10 @@ export const REPORT_LIMITS = {
   failureGroups: 25,
   slowest: 10,
   traces: 8,
+  /** Calls a trace would read (its window's share of the snapshot) above which it is left to the CLI. */
+  traceRecords: 50_000,
+  /** Time the traces may take in all. */
+  traceMillis: 2_000,
   dnsRecords: 2000,
   dnsFailures: 20,
   searchPathBases: 20,
@@ -112,6 +116,8 @@ export interface FailuresSection {
   dns: number;
   groups: FailureGroup[];
   totalGroups: number;
+  /** Groups whose first failure was traced through the services (the others: too many calls around them). */
+  traced: number;
   commands: Command[];
 }
 
@@ -385,7 +391,16 @@ function failuresSection(ws: Workspace, q: ReportQuery, window: TimeWindow | und
     byId.set(`${label}\u0000${a.status}`, g);
   }
   // Where failures began: podcap trace of each group's first failure names the hop none of whose own calls failed.
+  // A trace reads every call from 5 s before to 30 s after its root: where that is too many records, or once the
+  // traces took their share of time, the rest are left to `podcap trace` (the model says so).
+  const started = Date.now();
+  let traced = 0;
   for (const g of groups.slice(0, REPORT_LIMITS.traces)) {
+    const snap = scope.snaps.find((s) => g.firstId.startsWith(`${s.id}-`));
+    const span = snap && snap.firstTs !== null && snap.lastTs !== null ? Math.max(1, snap.lastTs - snap.firstTs) : 1;
+    const nearby = snap ? (snap.transactions / span) * 35e6 : Infinity;
+    if (nearby > REPORT_LIMITS.traceRecords || Date.now() - started > REPORT_LIMITS.traceMillis) continue;
+    traced++;
     const t = traceCall(ws, g.firstId);
     if (!t?.origin || t.origin === g.firstId) {
       if (t?.origin === g.firstId && t.calls > 1) g.origin = true;
@@ -402,7 +417,7 @@ function failuresSection(ws: Workspace, q: ReportQuery, window: TimeWindow | und
   // Where failures began goes first; then the most failures, then the earliest.
   groups.sort((a, b) => Number(b.origin) - Number(a.origin) || b.failures - a.failures || (a.firstSeen < b.firstSeen ? -1 : 1));
   return {
-    total, dns, groups, totalGroups: accs.length,
+    total, dns, groups, totalGroups: accs.length, traced,
     commands: [
       { title: 'failures by endpoint', line: cmds.line('stats', and(q.filter ?? '', 'failed'), ['--by', 'endpoint', '--sort', 'failures']) },
       { title: 'the failed calls', line: cmds.callsLine(and(q.filter ?? '', 'failed && !dns'), ['--limit', '50']) },

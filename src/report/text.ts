@@ -17,5 +17,8 @@ export function reportCaveats(m: ReportModel): string[] {
   if (m.failures.groups.length < m.failures.totalGroups) {
     out.push(`Failures fall in ${m.failures.totalGroups} groups; the ${m.failures.groups.length} largest are shown.`);
   }
+  if (m.failures.groups.length > 0 && m.failures.traced === 0) {
+    out.push('Failures were not traced through the services (too many calls around them for a report); podcap trace ID does it for one call.');
+  }
   return out;
 }
