@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -80,5 +80,8 @@ describe('MCP create_snapshot', { skip }, () => {
     assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample' } })), /give a filter, a window/);
     assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'status_code == 999' } })), /no call matches/);
     assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'grpc', bundle: '../x.tar.gz' } })), /outside the output root/);
+    // Only the first test's derived capture is kept; the refused cuts left nothing behind.
+    assert.equal(readdirSync(join(dir, 'ws', 'derived')).length, 1);
+    assert.equal((json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as unknown[]).length, 2);
   });
 });

@@ -1,5 +1,5 @@
 /** Cutting the incident out: a derived snapshot (Kubeshark's create_snapshot), optionally written as a bundle. */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { importSnapshot, newSnapshotId } from '../../store/import.js';
@@ -38,15 +38,23 @@ const createSnapshot = defineTool({
     const dir = join(ctx.ws.dir, 'derived');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${newSnapshotId()}.tar.gz`);
-    const cut = await writeBundle(ctx.ws, { filter: a.filter ?? '', snapshots: snapshotsOf(a.snapshot), window, out: file, redactor: ctx.redactor });
-    if (cut.transactions === 0) throw new ToolError('no call matches this filter and window: nothing to cut (try list_api_calls with the same filter)');
-    if (cut.parents.length !== 1) throw new ToolError(`the calls come from ${cut.parents.length} snapshots (${cut.parents.map((p) => p.id).join(', ')}): name one with "snapshot"`);
-    const parent = cut.parents[0];
-    const meta = await importSnapshot(ctx.ws, [file], {
-      name: a.name ?? null,
-      parent: { id: parent.id, name: parent.name, filter: cut.filter, from: cut.window.from, to: cut.window.to },
-      protoDirs: ctx.ws.listSnapshots().find((s) => s.id === parent.id)?.protoDirs ?? [],
-    });
+    let cut;
+    let meta;
+    try {
+      cut = await writeBundle(ctx.ws, { filter: a.filter ?? '', snapshots: snapshotsOf(a.snapshot), window, out: file, redactor: ctx.redactor });
+      if (cut.transactions === 0) throw new ToolError('no call matches this filter and window: nothing to cut (try list_api_calls with the same filter)');
+      if (cut.parents.length !== 1) throw new ToolError(`the calls come from ${cut.parents.length} snapshots (${cut.parents.map((p) => p.id).join(', ')}): name one with "snapshot"`);
+      const parent = cut.parents[0];
+      meta = await importSnapshot(ctx.ws, [file], {
+        name: a.name ?? null,
+        parent: { id: parent.id, name: parent.name, filter: cut.filter, from: cut.window.from, to: cut.window.to },
+        protoDirs: ctx.ws.listSnapshots().find((s) => s.id === parent.id)?.protoDirs ?? [],
+      });
+    } catch (e) {
+      // Nothing half-made is left behind: no snapshot (the import is all or nothing), no orphan capture.
+      await rm(file, { force: true });
+      throw e;
+    }
     if (bundleOut) await copyFile(file, bundleOut);
     return {
       created: snapshotBrief(meta),
