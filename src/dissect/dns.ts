@@ -23,6 +23,12 @@ export interface DnsOptions {
   maxPending: number;
 }
 
+/**
+ * Another file's copy of a message this close in time is the same message seen by another node.
+ * Messages are remembered this long only: at 80,000 messages a second that is 160,000 entries.
+ */
+const DUPLICATE_WINDOW_US = 2e6;
+
 /** Exchanges held for search-sequence decisions, all sequences together, before the oldest sequences are given up. */
 export const MAX_HELD = 16_384;
 
@@ -96,7 +102,11 @@ export class DnsTracker {
   private readonly domainSuffix: string;
   private readonly extraSuffixes: string[];
 
-  constructor(private readonly sink: TransactionSink, private readonly opts: DnsOptions = DEFAULT_DNS_OPTIONS) {
+  /**
+   * `severalFiles`: duplicates (another node's copy) can only come from another file; with one
+   * file, messages are not remembered for that at all (at 80,000 a second, they weigh 100 MB).
+   */
+  constructor(private readonly sink: TransactionSink, private readonly opts: DnsOptions = DEFAULT_DNS_OPTIONS, private readonly severalFiles = true) {
     const d = opts.clusterDomain.toLowerCase().replace(/^\.|\.$/g, '');
     this.svcSuffix = `.svc.${d}`;
     this.domainSuffix = `.${d}`;
@@ -125,12 +135,16 @@ export class DnsTracker {
 
   /** Another file's copy of a message seen moments ago is a duplicate (a second node's capture). */
   private duplicate(client: Peer, msg: DnsMessage, ts: number, file: number): boolean {
+    if (!this.severalFiles) return false;
     const k = this.clientKey(client, msg);
     const seen = this.recent.get(k);
-    if (seen && seen.file !== file && Math.abs(ts - seen.ts) < 2e6) {
+    if (seen && seen.file !== file && Math.abs(ts - seen.ts) < DUPLICATE_WINDOW_US) {
       this.stats.duplicates++;
       return true;
     }
+    // Deleted first so that the map stays in time order (a key seen again moves to the end):
+    // tick() forgets from the front and stops at the first recent entry.
+    if (seen) this.recent.delete(k);
     this.recent.set(k, { ts, file });
     return false;
   }
@@ -293,7 +307,7 @@ export class DnsTracker {
       this.flushExpansion(e, k);
     }
     for (const [k, r] of this.recent) {
-      if (now - r.ts < 5e6) break;
+      if (now - r.ts < DUPLICATE_WINDOW_US) break;
       this.recent.delete(k);
     }
   }

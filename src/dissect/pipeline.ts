@@ -112,7 +112,7 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
   const dnsFlows = new Set<number>();
   const collected: StreamSummary[] | undefined = opts.collectStreams ? [] : undefined;
   const onStream = opts.onStream ?? (collected ? (s: StreamSummary) => collected.push(s) : undefined);
-  const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS);
+  const dns = new DnsTracker(counting, opts.dns ?? DEFAULT_DNS_OPTIONS, sources.length > 1);
   const dissect = tcpStreamFactory(counting, { http1: { body: opts.body }, http2: { ...DEFAULT_HTTP2_OPTIONS, body: opts.body }, hints, disabled }, dissectStats, dns);
   // With collectStreams, each connection is summarised when it ends, after its dissector has.
   const factory: StreamFactory = !onStream ? dissect : (conn) => {
