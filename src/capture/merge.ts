@@ -52,8 +52,11 @@ function archiveGzip(source: CaptureSource): boolean {
 
 const EMPTY = Buffer.alloc(0);
 
-/** One source in the merge: its parser and the batch of packets from its current chunk. */
-class Cursor {
+/**
+ * One source in a merge: its parser and the batch of packets from its current chunk (also
+ * used by export's merge, which orders and opens sources its own way).
+ */
+export class SourceCursor {
   // The batch, one array per field, reused from chunk to chunk.
   readonly ts: number[] = [];
   readonly offset: number[] = [];
@@ -73,7 +76,7 @@ class Cursor {
   constructor(
     readonly index: number,
     readonly source: CaptureSource,
-    private readonly chunkSize: number,
+    private readonly chunkSize: number = READ_CHUNK,
   ) {}
 
   private readonly append = (p: Packet): void => {
@@ -133,7 +136,7 @@ class Cursor {
 }
 
 /** Whether cursor a's current packet goes before b's. */
-function before(a: Cursor, b: Cursor): boolean {
+function before(a: SourceCursor, b: SourceCursor): boolean {
   const ta = a.ts[a.pos];
   const tb = b.ts[b.pos];
   return ta < tb || (ta === tb && a.index < b.index);
@@ -141,13 +144,13 @@ function before(a: Cursor, b: Cursor): boolean {
 
 /** A binary min-heap of cursors by their current packet. */
 class CursorHeap {
-  readonly items: Cursor[] = [];
+  readonly items: SourceCursor[] = [];
 
-  get top(): Cursor | undefined {
+  get top(): SourceCursor | undefined {
     return this.items[0];
   }
 
-  push(c: Cursor): void {
+  push(c: SourceCursor): void {
     const h = this.items;
     let i = h.length;
     h.push(c);
@@ -161,7 +164,7 @@ class CursorHeap {
 
   popTop(): void {
     const h = this.items;
-    const last = h.pop() as Cursor;
+    const last = h.pop() as SourceCursor;
     if (h.length > 0) {
       h[0] = last;
       this.siftDown();
@@ -186,7 +189,7 @@ class CursorHeap {
 }
 
 async function merge(sources: CaptureSource[], sink: PacketSink, chunkSize: number, between?: () => Promise<void> | null): Promise<CaptureFileReport[]> {
-  const cursors = sources.map((s, i) => new Cursor(i, s, chunkSize));
+  const cursors = sources.map((s, i) => new SourceCursor(i, s, chunkSize));
   const reports: CaptureFileReport[] = new Array<CaptureFileReport>(sources.length);
   const heap = new CursorHeap();
   // Sources whose first packet time is known open only when the merge reaches that time.
@@ -194,19 +197,19 @@ async function merge(sources: CaptureSource[], sink: PacketSink, chunkSize: numb
     .filter((c) => c.source.firstTs !== null)
     .sort((a, b) => (a.source.firstTs as number) - (b.source.firstTs as number) || a.index - b.index);
   let nextPending = 0;
-  const open = new Set<Cursor>();
+  const open = new Set<SourceCursor>();
 
-  const start = async (c: Cursor): Promise<void> => {
+  const start = async (c: SourceCursor): Promise<void> => {
     open.add(c);
     if (await c.open()) heap.push(c);
     else await finish(c);
   };
-  const finish = async (c: Cursor): Promise<void> => {
+  const finish = async (c: SourceCursor): Promise<void> => {
     open.delete(c);
     reports[c.index] = await c.finish();
   };
   /** Whether a pending source's first packet comes before the heap's next one. */
-  const startsFirst = (c: Cursor, top: Cursor | undefined): boolean => {
+  const startsFirst = (c: SourceCursor, top: SourceCursor | undefined): boolean => {
     if (top === undefined) return true;
     const first = c.source.firstTs as number;
     const t = top.ts[top.pos];

@@ -5,6 +5,7 @@
  * the bytes of that record, never whole chunks.
  */
 import { fcsPresent } from './fcs.js';
+import { ChunkedReader } from './chunked.js';
 import type { CaptureFileReport, CaptureInterface, Packet, PacketSink } from './packet.js';
 
 const GLOBAL_HEADER = 24;
@@ -18,9 +19,7 @@ const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
 const MAGIC_MODIFIED = 0xa1b2cd34;
 
-export class PcapReader {
-  private halted = false;
-
+export class PcapReader extends ChunkedReader {
   private le = true;
   private nanos = false;
   private recordHeader = 16;
@@ -33,42 +32,16 @@ export class PcapReader {
   private fcsStripped = 0;
   private headerDone = false;
   private ended = false;
-  /** Bytes of the file before the current chunk: turns chunk positions into file offsets. */
-  private base = 0;
-  /** A record (or the global header) cut by a chunk boundary. */
-  private carry: Buffer | null = null;
-  private carryLen = 0;
-  private carryOffset = 0;
   /** Reused for every packet: the sink must copy what it keeps (see Packet). */
   private readonly packet: Packet;
 
   constructor(
-    readonly report: CaptureFileReport,
+    report: CaptureFileReport,
     fileIndex: number,
     private readonly sink: PacketSink,
   ) {
+    super(report);
     this.packet = { fileIndex, offset: 0, ts: 0, linkType: 0, ifIndex: 0, data: EMPTY, origLen: 0 };
-  }
-
-  /** True once the file is known to be damaged beyond reading: the caller can stop feeding it. */
-  get stopped(): boolean {
-    return this.halted;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.halted || chunk.length === 0) return;
-    this.report.bytes += chunk.length;
-    let pos = 0;
-    if (this.carry !== null) {
-      pos = this.fillCarry(chunk);
-      if (pos < 0 || this.halted) {
-        this.base += chunk.length;
-        return;
-      }
-    }
-    pos = this.parse(chunk, pos, chunk.length);
-    if (!this.halted && pos < chunk.length) this.keep(chunk, pos);
-    this.base += chunk.length;
   }
 
   /** Call once the stream has ended: accounts for a file cut in the middle of a record. */
@@ -93,7 +66,7 @@ export class PcapReader {
   }
 
   /** Reads whole units from buf[pos, end); returns where the first incomplete one starts. */
-  private parse(buf: Buffer, pos: number, end: number): number {
+  protected parse(buf: Buffer, pos: number, end: number): number {
     if (!this.headerDone) {
       if (end - pos < GLOBAL_HEADER) return pos;
       if (!this.readGlobalHeader(buf, pos)) return end;
@@ -193,6 +166,20 @@ export class PcapReader {
     return true;
   }
 
+  protected peekLength(): number {
+    return this.headerDone ? this.recordHeader : GLOBAL_HEADER;
+  }
+
+  protected unitLength(buf: Buffer, pos: number, _end: number, offset: number): number {
+    if (!this.headerDone) return GLOBAL_HEADER;
+    const incl = this.le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
+    if (incl > this.maxIncl) {
+      this.damaged(offset, incl);
+      return -1;
+    }
+    return this.recordHeader + incl;
+  }
+
   /** Length of the record whose header starts at buf[pos] (header included). */
   private recordLength(buf: Buffer, pos: number): number {
     const incl = this.le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
@@ -209,69 +196,6 @@ export class PcapReader {
     this.carry = null;
   }
 
-  /** Saves buf[pos..] as the start of a unit the next chunk completes: a copy of that tail only. */
-  private keep(buf: Buffer, pos: number): void {
-    const n = buf.length - pos;
-    let size = Math.max(n, this.headerDone ? this.recordHeader : GLOBAL_HEADER);
-    if (this.headerDone && n >= this.recordHeader) size = Math.max(size, this.recordLength(buf, pos));
-    const carry = Buffer.allocUnsafe(size);
-    buf.copy(carry, 0, pos);
-    this.carry = carry;
-    this.carryLen = n;
-    this.carryOffset = this.base + pos;
-  }
-
-  /**
-   * Completes the carried unit from the front of chunk and reads it. Returns how many bytes
-   * of chunk it used, or -1 when chunk ran out before the unit was complete.
-   */
-  private fillCarry(chunk: Buffer): number {
-    let carry = this.carry as Buffer;
-    let have = this.carryLen;
-    let used = 0;
-    const hdr = this.headerDone ? this.recordHeader : GLOBAL_HEADER;
-    if (have < hdr) {
-      const n = Math.min(hdr - have, chunk.length);
-      chunk.copy(carry, have, 0, n);
-      have += n;
-      used = n;
-      if (have < hdr) {
-        this.carryLen = have;
-        return -1;
-      }
-    }
-    let need = hdr;
-    if (this.headerDone) {
-      const incl = this.le ? carry.readUInt32LE(8) : carry.readUInt32BE(8);
-      if (incl > this.maxIncl) {
-        this.damaged(this.carryOffset, incl);
-        return -1;
-      }
-      need = hdr + incl;
-      if (carry.length < need) {
-        const bigger = Buffer.allocUnsafe(need);
-        carry.copy(bigger, 0, 0, have);
-        carry = bigger;
-        this.carry = carry;
-      }
-      const n = Math.min(need - have, chunk.length - used);
-      chunk.copy(carry, have, used, used + n);
-      have += n;
-      used += n;
-      if (have < need) {
-        this.carryLen = have;
-        return -1;
-      }
-    }
-    // The carried unit is complete: parse it as if it were a chunk of its own at its file offset.
-    const savedBase = this.base;
-    this.base = this.carryOffset;
-    this.carry = null;
-    this.carryLen = 0;
-    this.parse(carry, 0, need);
-    this.base = savedBase;
-    return used;
-  }
 }
 
 const EMPTY = Buffer.alloc(0);

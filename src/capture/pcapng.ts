@@ -5,6 +5,7 @@
  * A block cut by a chunk boundary is stitched by copying only that block's bytes.
  */
 import type { CaptureFileReport, CaptureInterface, CaptureSection, LinkTypeCount, Packet, PacketSink } from './packet.js';
+import { ChunkedReader } from './chunked.js';
 import { fcsPresent } from './fcs.js';
 
 const SHB = 0x0a0d0d0a;
@@ -79,9 +80,7 @@ interface Issue {
   detail: string;
 }
 
-export class PcapngReader {
-  private halted = false;
-
+export class PcapngReader extends ChunkedReader {
   private le = true;
   private sections = 0;
   /** The section's interfaces by id; undefined marks an unreadable IDB, keeping later ids aligned. */
@@ -96,10 +95,6 @@ export class PcapngReader {
   private flagsFcs = -1;
   private ended = false;
   private prevTs = 0;
-  private base = 0;
-  private carry: Buffer | null = null;
-  private carryLen = 0;
-  private carryOffset = 0;
   /** Why blockLength() refused the last block it was asked about. */
   private refusal = '';
   private readonly skipped = new Map<number, number>();
@@ -109,32 +104,12 @@ export class PcapngReader {
   private readonly packet: Packet;
 
   constructor(
-    readonly report: CaptureFileReport,
+    report: CaptureFileReport,
     fileIndex: number,
     private readonly sink: PacketSink,
   ) {
+    super(report);
     this.packet = { fileIndex, offset: 0, ts: 0, linkType: 0, ifIndex: 0, data: EMPTY, origLen: 0 };
-  }
-
-  /** True once the file is known to be damaged beyond reading: the caller can stop feeding it. */
-  get stopped(): boolean {
-    return this.halted;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.halted || chunk.length === 0) return;
-    this.report.bytes += chunk.length;
-    let pos = 0;
-    if (this.carry !== null) {
-      pos = this.fillCarry(chunk);
-      if (pos < 0 || this.halted) {
-        this.base += chunk.length;
-        return;
-      }
-    }
-    pos = this.parse(chunk, pos, chunk.length);
-    if (!this.halted && pos < chunk.length) this.keep(chunk, pos);
-    this.base += chunk.length;
   }
 
   /** Call once the stream has ended: accounts for a cut block and writes the summary notes. */
@@ -168,7 +143,7 @@ export class PcapngReader {
   }
 
   /** Reads whole blocks from buf[pos, end); returns where the first incomplete one starts. */
-  private parse(buf: Buffer, pos: number, end: number): number {
+  protected parse(buf: Buffer, pos: number, end: number): number {
     const p = this.packet;
     const report = this.report;
     const sink = this.sink;
@@ -234,6 +209,17 @@ export class PcapngReader {
       pos += len;
     }
     return pos;
+  }
+
+  protected peekLength(): number {
+    return BLOCK_PEEK;
+  }
+
+  protected unitLength(buf: Buffer, pos: number, end: number, offset: number): number {
+    // The trailing length is checked by parse() once the block is whole.
+    const need = this.blockLength(view(buf), pos, end);
+    if (need < 0) this.damagedBlock(offset);
+    return need;
   }
 
   /**
@@ -518,66 +504,6 @@ export class PcapngReader {
     else issue.count++;
   }
 
-  /** Saves buf[pos..] as the start of a block the next chunk completes: a copy of that tail only. */
-  private keep(buf: Buffer, pos: number): void {
-    const n = buf.length - pos;
-    let size = Math.max(n, BLOCK_PEEK);
-    // parse() returned here because the block is incomplete, so its length was already accepted.
-    if (n >= BLOCK_PEEK) size = Math.max(size, this.blockLength(view(buf), pos, buf.length));
-    const carry = Buffer.allocUnsafe(size);
-    buf.copy(carry, 0, pos);
-    this.carry = carry;
-    this.carryLen = n;
-    this.carryOffset = this.base + pos;
-  }
-
-  /**
-   * Completes the carried block from the front of chunk and reads it. Returns how many bytes
-   * of chunk it used, or -1 when chunk ran out before the block was complete.
-   */
-  private fillCarry(chunk: Buffer): number {
-    let carry = this.carry as Buffer;
-    let have = this.carryLen;
-    let used = 0;
-    if (have < BLOCK_PEEK) {
-      const n = Math.min(BLOCK_PEEK - have, chunk.length);
-      chunk.copy(carry, have, 0, n);
-      have += n;
-      used = n;
-      if (have < BLOCK_PEEK) {
-        this.carryLen = have;
-        return -1;
-      }
-    }
-    // The trailing length is checked by parse() once the block is whole.
-    const need = this.blockLength(view(carry), 0, have);
-    if (need < 0) {
-      this.damagedBlock(this.carryOffset);
-      return -1;
-    }
-    if (carry.length < need) {
-      const bigger = Buffer.allocUnsafe(need);
-      carry.copy(bigger, 0, 0, have);
-      carry = bigger;
-      this.carry = carry;
-    }
-    const n = Math.min(need - have, chunk.length - used);
-    chunk.copy(carry, have, used, used + n);
-    have += n;
-    used += n;
-    if (have < need) {
-      this.carryLen = have;
-      return -1;
-    }
-    // The carried block is complete: parse it as a chunk of its own at its file offset.
-    const savedBase = this.base;
-    this.base = this.carryOffset;
-    this.carry = null;
-    this.carryLen = 0;
-    this.parse(carry, 0, need);
-    this.base = savedBase;
-    return used;
-  }
 }
 
 /** Interface units → microseconds since the epoch, exact up to the double rounding of the result. */

@@ -31,9 +31,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { CaptureError, type CaptureFileReport, type Packet } from '../capture/packet.js';
 import type { CaptureSource } from '../capture/source.js';
-import { sourceChunks } from '../capture/source.js';
-import { closeQuietly, openCapture, pushNext, type CaptureParser } from '../capture/open.js';
-import type { Chunks } from '../capture/chunks.js';
+import { SourceCursor } from '../capture/merge.js';
 import { originalRecord, openCaptureWriter, type CaptureFormat, type CaptureWriter, type OriginalRecord } from '../capture/write.js';
 import { DEFAULT_NET_OPTIONS, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN, NetDecoder, newDecodedPacket, type DecodedPacket } from '../net/decode.js';
 import { DEFAULT_FRAGMENT_OPTIONS } from '../net/fragments.js';
@@ -203,60 +201,10 @@ export async function checkSourcesPresent(snapshot: SnapshotMeta, indexes: numbe
   }
 }
 
-/** One source in the merge: its parser and the packets of its current chunk. */
-class Cursor {
-  readonly ts: number[] = [];
-  readonly offset: number[] = [];
-  readonly linkType: number[] = [];
-  readonly ifIndex: number[] = [];
-  readonly origLen: number[] = [];
-  readonly data: Buffer[] = [];
-  count = 0;
-  pos = 0;
-  parser: CaptureParser | null = null;
-  private rest: Chunks | null = null;
-  private finished = false;
-
-  constructor(readonly entry: SourceEntry) {}
-
-  private readonly append = (p: Packet): void => {
-    const i = this.count++;
-    this.ts[i] = p.ts;
-    this.offset[i] = p.offset;
-    this.linkType[i] = p.linkType;
-    this.ifIndex[i] = p.ifIndex;
-    this.origLen[i] = p.origLen;
-    this.data[i] = p.data;
-  };
-
-  async open(): Promise<boolean> {
-    const src = this.entry.source;
-    const compressed = src.location.kind === 'tar-member' && src.location.archiveGzip;
-    // Pull-only reads: one chunk per open source; chunks are never recycled, so views stay valid.
-    const opened = await openCapture(sourceChunks(src, false), src.name, this.entry.fileIndex, this.append, { compressed });
-    this.parser = opened.parser;
-    this.rest = opened.rest;
-    this.parser.push(opened.first);
-    this.finished = this.rest === null || this.parser.stopped;
-    return this.fill();
-  }
-
-  async fill(): Promise<boolean> {
-    while (this.pos >= this.count) {
-      for (let i = 0; i < this.count; i++) this.data[i] = EMPTY;
-      this.count = 0;
-      this.pos = 0;
-      if (this.finished) return false;
-      this.finished = await pushNext(this.parser as CaptureParser, this.rest as Chunks, this.entry.source.name);
-    }
-    return true;
-  }
-
-  async close(): Promise<void> {
-    const rest = this.rest;
-    this.rest = null;
-    this.finished = true;
-    if (rest !== null) await closeQuietly(rest);
+/** One source in export's merge, with the entry that says how it sorts. */
+class Cursor extends SourceCursor {
+  constructor(readonly entry: SourceEntry) {
+    super(entry.fileIndex, entry.source);
   }
 }
 
@@ -291,9 +239,7 @@ export async function readSources(
   const open = new Set<Cursor>();
   const finish = async (c: Cursor): Promise<void> => {
     open.delete(c);
-    await c.close();
-    const r = (c.parser as CaptureParser).end();
-    reports[cursors.indexOf(c)] = r;
+    reports[cursors.indexOf(c)] = await c.finish();
   };
   const start = async (c: Cursor): Promise<void> => {
     open.add(c);
