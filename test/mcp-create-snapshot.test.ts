@@ -84,4 +84,13 @@ describe('MCP create_snapshot', { skip }, () => {
     assert.equal(readdirSync(join(dir, 'ws', 'derived')).length, 1);
     assert.equal((json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as unknown[]).length, 2);
   });
+
+  it('deleting the derived snapshot removes its capture from the workspace too', async () => {
+    const listed = json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as Array<{ id: string; parent?: { id: string } }>;
+    const derived = listed.find((s) => s.parent)!;
+    const r = json(await client.callTool({ name: 'delete_snapshot', arguments: { snapshot: derived.id } }));
+    assert.equal(r.deleted, derived.id);
+    assert.deepEqual(readdirSync(join(dir, 'ws', 'derived')), []);
+    assert.ok(ws.listSnapshots().some((s) => s.id === parent), 'the parent stays');
+  });
 });

@@ -1,6 +1,7 @@
 /** Cutting the incident out: a derived snapshot (Kubeshark's create_snapshot), optionally written as a bundle. */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { CaptureSource } from '../../capture/index.js';
 import { z } from 'zod';
 import { importSnapshot, newSnapshotId } from '../../store/import.js';
 import { writeBundle } from '../../report/bundle.js';
@@ -8,6 +9,20 @@ import { outputPath } from '../paths.js';
 import { defineTool } from '../registry.js';
 import { ToolError } from '../result.js';
 import { filterParam, snapshotBrief, snapshotsOf, windowOf, windowParams } from './common.js';
+
+/** The directory of the workspace where derived snapshots' captures are kept. */
+function derivedDir(workspace: string): string {
+  return join(workspace, 'derived');
+}
+
+/** Removes the capture a derived snapshot was imported from, when it lies in the workspace's derived/ directory. */
+export async function removeDerivedCapture(workspace: string, sources: CaptureSource[]): Promise<void> {
+  const dir = derivedDir(workspace);
+  for (const s of sources) {
+    const file = s.location.kind === 'file' ? s.location.path : s.location.archive;
+    if (dirname(file) === dir) await rm(file, { force: true });
+  }
+}
 
 const createSnapshot = defineTool({
   name: 'create_snapshot',
@@ -35,7 +50,7 @@ const createSnapshot = defineTool({
     if (a.bundle !== undefined && !/\.(tar\.gz|tgz)$/i.test(a.bundle)) throw new ToolError(`bundle names a .tar.gz file, not "${a.bundle}"`);
     const bundleOut = a.bundle !== undefined ? await outputPath(a.bundle, ctx.outputRoot) : null;
     // The derived snapshot's capture stays in the workspace: export and follow read it again later.
-    const dir = join(ctx.ws.dir, 'derived');
+    const dir = derivedDir(ctx.ws.dir);
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${newSnapshotId()}.tar.gz`);
     let cut;

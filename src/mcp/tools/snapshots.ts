@@ -6,6 +6,7 @@ import { importPath, stillInside } from '../paths.js';
 import { defineTool } from '../registry.js';
 import { ToolError } from '../result.js';
 import { snapshotBrief } from './common.js';
+import { removeDerivedCapture } from './derive.js';
 
 const listSnapshots = defineTool({
   name: 'list_snapshots',
@@ -77,6 +78,8 @@ const deleteSnapshot = defineTool({
   run: async (a, ctx) => {
     const snap = ctx.ws.resolveSnapshot(a.snapshot);
     await ctx.ws.remove(snap.id);
+    // A snapshot create_snapshot cut out keeps its capture in the workspace: it goes with it.
+    await removeDerivedCapture(ctx.ws.dir, snap.sources);
     return { deleted: snap.id, name: snap.name, calls: snap.transactions };
   },
 });
