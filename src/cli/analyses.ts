@@ -5,7 +5,7 @@
  * so it can be dispatched as it is.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Workspace, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { SnapshotNotFound, defaultWorkspaceDir, withWorkspace } from '../store/workspace.js';
 import { FilterError } from '../query/filter.js';
 import { computeAuth, type AuthEdge } from '../query/auth.js';
 import { computeDiff, type DiffQuery, type DiffSide } from '../query/diff.js';
@@ -42,14 +42,6 @@ function workspaceDir(values: { workspace?: unknown; config?: unknown }): string
   return cliContext(values).workspace;
 }
 
-async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
-  const ws = await Workspace.open(dir);
-  try {
-    return await fn(ws);
-  } finally {
-    await ws.close();
-  }
-}
 
 /** An ISO time (2026-11-20T10:00:00Z; a date alone is midnight UTC) in µs since the epoch. */
 export function parseTime(v: unknown, name: string): number | null {

@@ -4,7 +4,7 @@ import { CaptureError } from '../capture/packet.js';
 import { listCaptureSources } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
 import { importSnapshot } from '../store/import.js';
-import { Workspace, SnapshotBusy, SnapshotNotFound, defaultWorkspaceDir } from '../store/workspace.js';
+import { SnapshotBusy, SnapshotNotFound, defaultWorkspaceDir, withWorkspace } from '../store/workspace.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { ManifestError } from '../k8s/manifest.js';
 import { traceCall, traceLines } from '../query/trace.js';
@@ -171,14 +171,6 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
   }
 }
 
-async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
-  const ws = await Workspace.open(dir);
-  try {
-    return await fn(ws);
-  } finally {
-    await ws.close();
-  }
-}
 
 /** The user's .proto files; a broken one is reported and the others still serve. */
 async function loadProtos(dirs: string[], io: Io): Promise<ProtoRegistry | null> {

@@ -14,7 +14,7 @@ import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { DEFAULT_ANALYSIS_OPTIONS } from '../dissect/pipeline.js';
 import { dissectionStatus, type DissectionStatus } from '../query/status.js';
 import { redissectSnapshot } from '../store/redissect.js';
-import { Workspace } from '../store/workspace.js';
+import { withWorkspace } from '../store/workspace.js';
 import { cliContext } from './config-context.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { table } from './format.js';
@@ -32,14 +32,6 @@ function parse<O extends Options>(args: string[], options: O) {
   }
 }
 
-async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
-  const ws = await Workspace.open(dir);
-  try {
-    return await fn(ws);
-  } finally {
-    await ws.close();
-  }
-}
 
 /** Every setting by its dotted name, in the order the example file gives them. */
 export function settingLeaves(s: Settings): Array<[string, unknown]> {

@@ -82,6 +82,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Opens the workspace, runs fn on it, and closes it whatever fn does. */
+export async function withWorkspace<T>(dir: string, fn: (ws: Workspace) => Promise<T> | T): Promise<T> {
+  const ws = await Workspace.open(dir);
+  try {
+    return await fn(ws);
+  } finally {
+    await ws.close();
+  }
+}
+
 export class Workspace {
   readonly dir: string;
   // Not readonly: reopen() replaces them. Callers read them through the workspace, never keep them.
