@@ -23,6 +23,10 @@ import http2 from 'node:http2';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { mulberry32 } from './prng.js';
+
+/** Deterministic pseudo-random numbers, so every run makes the same traffic mix. */
+export const rng = mulberry32;
 
 /** The part of dns-packet used here (it ships no typings). */
 interface DnsQuestion {
@@ -54,17 +58,6 @@ export function loadAvg(): string {
     .join(' ');
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run makes the same traffic mix. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uuidFrom(r: () => number): string {
   const h = Array.from({ length: 32 }, () => Math.floor(r() * 16).toString(16)).join('');

@@ -66,6 +66,7 @@ import {
   tsharkJson,
   tsharkLines,
 } from './fixture-lib.js';
+import { mulberry32 as prng } from './prng.js';
 
 setLogPrefix('incident-fixture');
 
@@ -242,17 +243,6 @@ const isoUs = (us: number): string => `${new Date(Math.floor(us / 1000)).toISOSt
 const isoSec = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-/** mulberry32: a seeded PRNG, so the sequence of operations is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(4711);
 const randInt = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

@@ -97,6 +97,7 @@ import {
   tsharkLines,
   tsharkTcpStreams,
 } from './fixture-lib.js';
+import { mulberry32 } from './prng.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const OUT_DIR = join(ROOT, 'fixtures', 'lossy');
@@ -165,17 +166,6 @@ const PROFILES: Record<string, Profile> = {
   clean: { description: 'no impairment: every datagram passed on at once, in order', c2s: NONE, s2c: NONE },
 };
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface DirStats {
   datagrams: number;

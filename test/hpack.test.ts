@@ -4,6 +4,7 @@ import http2 from 'node:http2';
 import { Duplex } from 'node:stream';
 import { decodeInteger, HpackDecoder, type HeaderPair, type HpackResult } from '../src/dissect/hpack.js';
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS, huffmanDecode, huffmanDecodedMax, huffmanEncode } from '../src/dissect/hpack-huffman.js';
+import { mulberry32 as rng } from '../scripts/prng.js';
 
 // ---------------------------------------------------------------------------
 // RFC 7541 Appendix C: the hex dumps, the decoded header lists and the dynamic
@@ -188,17 +189,6 @@ function checkVector(d: HpackDecoder, id: string): void {
   assert.deepEqual(tableOf(d), v.table, `${id} table`);
 }
 
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import { DEFAULT_HTTP2_OPTIONS, type Http2Options } from '../src/dissect/http2.j
 import type { DissectedTransaction, HeaderList, TransactionRecord } from '../src/dissect/record.js';
 import { tcpStreamFactory, type TcpDissectStats } from '../src/dissect/tcp-router.js';
 import type { TcpConnection, TcpEndpoint } from '../src/net/tcp-reassembly.js';
+import { mulberry32 as prng } from '../scripts/prng.js';
 
 const CLIENT: TcpEndpoint = { ip: '10.2.0.11', port: 41000 };
 const SERVER: TcpEndpoint = { ip: '10.2.0.20', port: 8080 };
@@ -212,17 +213,6 @@ function open(s: Session, ts = T0, clientSettings: Array<[number, number]> = [],
 
 const text = (b: Buffer | null): string | null => (b === null ? null : b.toString('latin1'));
 
-/** A deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------
 // Detection and the basic exchange

@@ -11,6 +11,7 @@ import { NetDecoder, decodeFrame, newDecodedPacket, type DecodedPacket, type Net
 import { LINKTYPE } from '../src/net/link.js';
 import { DROP_END, DROP_MEMORY, DROP_TIMEOUT } from '../src/net/fragments.js';
 import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
+import { mulberry32 as rng } from '../scripts/prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Packet builders
@@ -821,17 +822,6 @@ describe('IP fragments', () => {
 // ---------------------------------------------------------------------------------------------
 // Robustness
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('bad lengths never throw', () => {
   const seeds: Array<[number, Buffer]> = [

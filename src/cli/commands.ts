@@ -18,6 +18,7 @@ import { VARIABLES } from '../query/variables.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { CALL_HEADER, callDetail, callRow, fileSummary, isoTime, publicFiles, reportSummary, skippedSummary, snapshotSummary, streamTable, table } from './format.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
+import { AnalysisError } from '../query/stats.js';
 import { ExportError, NotFoundError, exportPackets, type ExportFormat, type ExportResult } from '../query/export.js';
 import { followJson, followStream, renderFollow, resolveFollowTarget, type FollowMode } from '../query/follow.js';
 import { ConfigError } from '../config/load.js';
@@ -116,7 +117,7 @@ const HELP: Record<string, string> = {
 
 export async function runCommand(cmd: string, args: string[], io: Io): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    io.out(HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? (cmd === 'report' ? REPORT_HELP : cmd === 'bundle' ? BUNDLE_HELP : USAGE));
+    io.out(helpOf(cmd) ?? USAGE);
     return EXIT.OK;
   }
   try {
@@ -139,8 +140,12 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
         return EXIT.ERROR;
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`podcap ${cmd}: ${e.message}\n${HELP[cmd] ?? ''}`);
+    if (e instanceof UsageError || e instanceof AnalysisError) {
+      io.err(`podcap ${cmd}: ${e.message}\n${helpOf(cmd) ?? ''}`);
+      return EXIT.ERROR;
+    }
+    if (e instanceof ExportError) {
+      io.err(`podcap ${cmd}: ${e.message}`);
       return EXIT.ERROR;
     }
     if (e instanceof ConfigError) {
@@ -163,12 +168,16 @@ export async function runCommand(cmd: string, args: string[], io: Io): Promise<n
       io.err(`podcap ${cmd}: ${e.message}`);
       return EXIT.ERROR;
     }
-    if (e instanceof SnapshotNotFound) {
+    if (e instanceof SnapshotNotFound || e instanceof NotFoundError) {
       io.err(`podcap ${cmd}: ${e.message}`);
       return EXIT.NOT_FOUND;
     }
     throw e;
   }
+}
+
+function helpOf(cmd: string): string | undefined {
+  return HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? (cmd === 'report' ? REPORT_HELP : cmd === 'bundle' ? BUNDLE_HELP : undefined);
 }
 
 
@@ -359,26 +368,14 @@ async function cmdExport(args: string[], io: Io): Promise<number> {
   const format = (values.format ?? 'auto') as string;
   if (format !== 'pcap' && format !== 'pcapng' && format !== 'auto') throw new UsageError(`--format is pcap or pcapng, not "${format}"`);
   return withWorkspace(workspaceDir(values), async (ws) => {
-    try {
-      const r = await exportPackets(ws, {
-        filter: positionals[0] ?? '', ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
-        format: format as ExportFormat, allCopies: values['all-copies'] === true,
-      });
-      if (values.json) io.out(JSON.stringify(r, null, 2));
-      else io.out(exportSummary(r));
-      for (const n of r.notes) io.err(`podcap export: ${n}`);
-      return EXIT.OK;
-    } catch (e) {
-      if (e instanceof NotFoundError) {
-        io.err(`podcap export: ${e.message}`);
-        return EXIT.NOT_FOUND;
-      }
-      if (e instanceof ExportError) {
-        io.err(`podcap export: ${e.message}`);
-        return EXIT.ERROR;
-      }
-      throw e;
-    }
+    const r = await exportPackets(ws, {
+      filter: positionals[0] ?? '', ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
+      format: format as ExportFormat, allCopies: values['all-copies'] === true,
+    });
+    if (values.json) io.out(JSON.stringify(r, null, 2));
+    else io.out(exportSummary(r));
+    for (const n of r.notes) io.err(`podcap export: ${n}`);
+    return EXIT.OK;
   });
 }
 
@@ -388,18 +385,10 @@ async function cmdFollow(args: string[], io: Io): Promise<number> {
   if (values.hex && values.raw) throw new UsageError('--hex or --raw, not both');
   const mode: FollowMode = values.hex ? 'hex' : values.raw ? 'raw' : 'ascii';
   return withWorkspace(workspaceDir(values), async (ws) => {
-    try {
-      const target = resolveFollowTarget(ws, positionals[0]);
-      const r = await followStream(ws, target.snapshot, target.transport, target.id);
-      io.out(values.json ? JSON.stringify(followJson(r), null, 2) : renderFollow(r, mode));
-      if (r.truncated) io.err(`podcap follow: only the first bytes were kept (${r.bytes.client + r.bytes.server} bytes in all)`);
-      return EXIT.OK;
-    } catch (e) {
-      if (e instanceof NotFoundError) {
-        io.err(`podcap follow: ${e.message}`);
-        return EXIT.NOT_FOUND;
-      }
-      throw e;
-    }
+    const target = resolveFollowTarget(ws, positionals[0]);
+    const r = await followStream(ws, target.snapshot, target.transport, target.id);
+    io.out(values.json ? JSON.stringify(followJson(r), null, 2) : renderFollow(r, mode));
+    if (r.truncated) io.err(`podcap follow: only the first bytes were kept (${r.bytes.client + r.bytes.server} bytes in all)`);
+    return EXIT.OK;
   });
 }

@@ -3,19 +3,15 @@ import { parseArgs } from 'node:util';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import { Workspace, SnapshotNotFound } from '../store/workspace.js';
+import { withWorkspace } from '../store/workspace.js';
 import { Redactor } from '../query/redact.js';
 import { cliContext } from './config-context.js';
 import { redactionRules } from '../config/redaction.js';
-import { FilterError } from '../query/filter.js';
-import { AnalysisError } from '../query/stats.js';
 import { buildReport, type ReportQuery } from '../report/model.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderHtml } from '../report/html.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { writeBundle } from '../report/bundle.js';
-import { ExportError, NotFoundError } from '../query/export.js';
-import { CaptureError } from '../capture/packet.js';
 import { parseTime } from './analyses.js';
 import type { Io } from './commands.js';
 
@@ -73,65 +69,43 @@ export async function writeWhole(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
+/** Errors are mapped to exit codes by runCommand, like every other command's. */
 export async function cmdReport(args: string[], io: Io): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.out(REPORT_HELP);
-    return EXIT.OK;
-  }
+  let parsed;
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true, strict: true, options: {
-          workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
-          format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
-    const out = typeof values.out === 'string' && values.out !== '' ? resolve(values.out) : undefined;
-    const format = reportFormat(values.format, out);
-    const top = values.top === undefined ? 5 : Number(values.top);
-    if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a whole number, not "${String(values.top)}"`);
-    const { workspace, redactor } = contextOf(values);
-    const q: ReportQuery = {
-      filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
-      reveal: values.reveal === true, topCalls: top, redactor,
-    };
-    const ws = await Workspace.open(workspace);
-    try {
-      if (ws.listSnapshots().length === 0) {
-        io.err('podcap report: the workspace holds no snapshot: podcap import CAPTURE... first');
-        return EXIT.NOT_FOUND;
-      }
-      const model = await buildReport(ws, q);
-      const text = format === 'html' ? renderHtml(model) : renderMarkdown(model);
-      if (out) {
-        await writeWhole(out, text);
-        io.out(`wrote the ${format === 'html' ? 'HTML' : 'Markdown'} report of ${model.capture.snapshots.map((s) => s.name ?? s.id).join(', ')} to ${out} (${Buffer.byteLength(text)} bytes)`);
-      } else io.out(text.trimEnd());
-      return EXIT.OK;
-    } finally {
-      await ws.close();
-    }
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true, options: {
+        workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+        format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
+      },
+    });
   } catch (e) {
-    if (e instanceof UsageError || e instanceof AnalysisError) {
-      io.err(`podcap report: ${e.message}\n${REPORT_HELP}`);
-      return EXIT.ERROR;
-    }
-    if (e instanceof FilterError) {
-      io.err(`podcap report: bad filter: ${e.message}`);
-      return EXIT.ERROR;
-    }
-    if (e instanceof SnapshotNotFound) {
-      io.err(`podcap report: ${e.message}`);
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const out = typeof values.out === 'string' && values.out !== '' ? resolve(values.out) : undefined;
+  const format = reportFormat(values.format, out);
+  const top = values.top === undefined ? 5 : Number(values.top);
+  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a whole number, not "${String(values.top)}"`);
+  const { workspace, redactor } = contextOf(values);
+  const q: ReportQuery = {
+    filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
+    reveal: values.reveal === true, topCalls: top, redactor,
+  };
+  return await withWorkspace(workspace, async (ws) => {
+    if (ws.listSnapshots().length === 0) {
+      io.err('podcap report: the workspace holds no snapshot: podcap import CAPTURE... first');
       return EXIT.NOT_FOUND;
     }
-    throw e;
-  }
+    const model = await buildReport(ws, q);
+    const text = format === 'html' ? renderHtml(model) : renderMarkdown(model);
+    if (out) {
+      await writeWhole(out, text);
+      io.out(`wrote the ${format === 'html' ? 'HTML' : 'Markdown'} report of ${model.capture.snapshots.map((s) => s.name ?? s.id).join(', ')} to ${out} (${Buffer.byteLength(text)} bytes)`);
+    } else io.out(text.trimEnd());
+    return EXIT.OK;
+  });
 }
 
 export const BUNDLE_HELP = `podcap bundle [FILTER] [--snapshot ID]... [--window FROM..TO] --out FILE.tar.gz [--reveal] [--json] [--workspace DIR] [--config FILE]
@@ -145,69 +119,38 @@ export const BUNDLE_HELP = `podcap bundle [FILTER] [--snapshot ID]... [--window 
   import; 4: unknown snapshot.`;
 
 export async function cmdBundle(args: string[], io: Io): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.out(BUNDLE_HELP);
-    return EXIT.OK;
-  }
+  let parsed;
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true, strict: true, options: {
-          workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
-          out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
-    if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE.tar.gz is required');
-    const out = resolve(values.out);
-    if (!/\.(tar\.gz|tgz)$/i.test(out)) throw new UsageError(`--out names a .tar.gz (or .tgz) file, not "${values.out}"`);
-    const { workspace, redactor } = contextOf(values);
-    const ws = await Workspace.open(workspace);
-    try {
-      const r = await writeBundle(ws, {
-        redactor,
-        filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window), out, reveal: values.reveal === true,
-      });
-      if (values.json) io.out(JSON.stringify(r, null, 2));
-      else {
-        io.out([
-          `wrote ${r.out} (${r.bytes} bytes): ${r.transactions} calls on ${r.connections} connections, ${r.packets} packets; ${r.files.join(', ')}`,
-          `  manifest: ${r.manifest ? Object.entries(r.manifest).map(([k, n]) => `${n} ${k}`).join(', ') : 'none'}`,
-          `  open it again: podcap import ${r.out}; the cut's calls: podcap calls '${r.selectAgain.replace(/'/g, `'\\''`)}'`,
-        ].join('\n'));
-      }
-      for (const n of r.notes) io.err(`podcap bundle: ${n}`);
-      if (r.transactions === 0) io.err('podcap bundle: no call matched: the bundle holds no packets');
-      return EXIT.OK;
-    } finally {
-      await ws.close();
-    }
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true, options: {
+        workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+        out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
+      },
+    });
   } catch (e) {
-    if (e instanceof UsageError || e instanceof AnalysisError) {
-      io.err(`podcap bundle: ${e.message}\n${BUNDLE_HELP}`);
-      return EXIT.ERROR;
-    }
-    if (e instanceof FilterError) {
-      io.err(`podcap bundle: bad filter: ${e.message}`);
-      return EXIT.ERROR;
-    }
-    if (e instanceof ExportError) {
-      io.err(`podcap bundle: ${e.message}`);
-      return EXIT.ERROR;
-    }
-    if (e instanceof CaptureError) {
-      io.err(`podcap bundle: ${e.message}`);
-      return EXIT.BAD_INPUT;
-    }
-    if (e instanceof SnapshotNotFound || e instanceof NotFoundError) {
-      io.err(`podcap bundle: ${e.message}`);
-      return EXIT.NOT_FOUND;
-    }
-    throw e;
+    throw new UsageError((e as Error).message);
   }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE.tar.gz is required');
+  const out = resolve(values.out);
+  if (!/\.(tar\.gz|tgz)$/i.test(out)) throw new UsageError(`--out names a .tar.gz (or .tgz) file, not "${values.out}"`);
+  const { workspace, redactor } = contextOf(values);
+  return await withWorkspace(workspace, async (ws) => {
+    const r = await writeBundle(ws, {
+      redactor,
+      filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window), out, reveal: values.reveal === true,
+    });
+    if (values.json) io.out(JSON.stringify(r, null, 2));
+    else {
+      io.out([
+        `wrote ${r.out} (${r.bytes} bytes): ${r.transactions} calls on ${r.connections} connections, ${r.packets} packets; ${r.files.join(', ')}`,
+        `  manifest: ${r.manifest ? Object.entries(r.manifest).map(([k, n]) => `${n} ${k}`).join(', ') : 'none'}`,
+        `  open it again: podcap import ${r.out}; the cut's calls: podcap calls '${r.selectAgain.replace(/'/g, `'\\''`)}'`,
+      ].join('\n'));
+    }
+    for (const n of r.notes) io.err(`podcap bundle: ${n}`);
+    if (r.transactions === 0) io.err('podcap bundle: no call matched: the bundle holds no packets');
+    return EXIT.OK;
+  });
 }

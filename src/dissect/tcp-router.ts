@@ -237,16 +237,14 @@ class Router implements StreamHandler {
   }
 }
 
-/** Another file's view of a connection already dissected (through a NAT): counted, not dissected twice. */
-const DUPLICATE_VIEW = DISCARD;
-
 export function tcpStreamFactory(sink: TransactionSink, opts: TcpDissectOptions, stats: TcpDissectStats, dns: DnsTracker | null = null): StreamFactory {
   return (conn) => {
     if (conn.duplicateOf !== null) {
+      // Another file's view of a connection already dissected (through a NAT): counted, not dissected twice.
       const kind = `duplicate of connection ${conn.duplicateOf} (seen by another node through NAT)`;
       stats.connections['duplicate view (another node, through NAT)'] = (stats.connections['duplicate view (another node, through NAT)'] ?? 0) + 1;
       stats.byConnection?.set(conn.id, kind);
-      return DUPLICATE_VIEW;
+      return DISCARD;
     }
     return new Router(conn, sink, opts, stats, dns);
   };
