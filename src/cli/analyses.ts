@@ -4,7 +4,7 @@
  * map DOT and Mermaid). Each handles its own usage, filter and snapshot errors,
  * so it can be dispatched as it is.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse } from './args.js';
 import { SnapshotNotFound, defaultWorkspaceDir, withWorkspace } from '../store/workspace.js';
 import { FilterError } from '../query/filter.js';
 import { computeAuth, type AuthEdge } from '../query/auth.js';
@@ -17,7 +17,6 @@ import { clockTime, ms, table } from './format.js';
 import type { Io } from './commands.js';
 import { cliContext } from './config-context.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 const COMMON = {
   workspace: { type: 'string', short: 'w' },
@@ -29,13 +28,6 @@ const COMMON = {
   last: { type: 'string' },
 } as const;
 
-function parse<O extends Options>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 /** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
 function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {

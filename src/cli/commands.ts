@@ -1,5 +1,5 @@
 /** The podcap commands other than `mcp`: argument parsing, then query/ and store/, then formatting. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse } from './args.js';
 import { CaptureError } from '../capture/packet.js';
 import { listCaptureSources } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
@@ -32,17 +32,9 @@ export interface Io {
   err: (s: string) => void;
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 const WORKSPACE = { workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' } } as const;
 
-function parse<O extends Options>(args: string[], options: O, positionals = true) {
-  try {
-    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 /** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
 function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {

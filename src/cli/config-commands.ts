@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse } from './args.js';
 import { CONFIG_FILE_NAME, type LoadedConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../config/example.js';
 import { dissectionSettings } from '../config/apply.js';
@@ -20,17 +20,9 @@ import { EXIT, UsageError } from './exit-codes.js';
 import { table } from './format.js';
 import type { Io } from './commands.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 const COMMON = { workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } as const;
 
-function parse<O extends Options>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 
 /** Every setting by its dotted name, in the order the example file gives them. */

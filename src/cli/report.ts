@@ -1,5 +1,5 @@
 /** The `report` command: an incident report of a snapshot (or a filter, or a window) as Markdown or one HTML file. */
-import { parseArgs } from 'node:util';
+import { parse } from './args.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -71,18 +71,10 @@ export async function writeWhole(path: string, text: string): Promise<void> {
 
 /** Errors are mapped to exit codes by runCommand, like every other command's. */
 export async function cmdReport(args: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true, options: {
-        workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
-        format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(args, {
+    workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+    format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
+  });
   if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
   const out = typeof values.out === 'string' && values.out !== '' ? resolve(values.out) : undefined;
   const format = reportFormat(values.format, out);
@@ -119,18 +111,10 @@ export const BUNDLE_HELP = `podcap bundle [FILTER] [--snapshot ID]... [--window 
   import; 4: unknown snapshot.`;
 
 export async function cmdBundle(args: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true, options: {
-        workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
-        out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(args, {
+    workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+    out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
+  });
   if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE.tar.gz is required');
   const out = resolve(values.out);

@@ -52,6 +52,17 @@ export class NotFoundError extends Error {
 }
 
 /** The export could not be written (the output's directory is missing, the disk is full, ...). */
+/** The directory an output file goes in, refused with an ExportError when it is not one. */
+export async function outputDir(out: string): Promise<string> {
+  const dir = dirname(out);
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    throw new ExportError(`cannot write ${out}: ${dir} is not a directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return dir;
+}
+
 export class ExportError extends Error {
   constructor(message: string) {
     super(message);
@@ -874,12 +885,7 @@ export async function exportPackets(ws: Workspace, opts: ExportOptions): Promise
   }
   for (const [meta, files] of bySnapshot) await checkSourcesPresent(meta, [...files]);
 
-  const dir = dirname(opts.out);
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-  } catch (e) {
-    throw new ExportError(`cannot write ${opts.out}: ${dir} is not a directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const dir = await outputDir(opts.out);
   const temp = join(dir, `.${basename(opts.out)}.${process.pid}.partial`);
   const linkType = use.linkTypes.size === 1 ? [...use.linkTypes][0] : (refs[0]?.snapshot.files[0]?.linkTypes[0]?.linkType ?? 1);
   let writer: CaptureWriter;

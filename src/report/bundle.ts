@@ -14,12 +14,12 @@
  * calls outside the window on the same connections; the README and the bundle's
  * JSON give the filter that selects exactly the window's calls again.
  */
-import { mkdtemp, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Workspace } from '../store/workspace.js';
-import { ExportError, exportPackets, selectTransactions } from '../query/export.js';
+import { ExportError, exportPackets, outputDir, selectTransactions } from '../query/export.js';
 import { iso, resolveScope, type TimeWindow } from '../query/stats.js';
 import type { Redactor } from '../query/redact.js';
 import { PODCAP_VERSION } from '../version.js';
@@ -143,12 +143,7 @@ export async function writeBundle(ws: Workspace, opts: BundleOptions): Promise<B
   const scope = resolveScope(ws, { filter, snapshots: opts.snapshots, window: opts.window });
   const window = { from: scope.from, to: scope.to };
   const cut = windowFilter(filter, window);
-  const dir = dirname(opts.out);
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-  } catch (e) {
-    throw new ExportError(`cannot write ${opts.out}: ${dir} is not a directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const dir = await outputDir(opts.out);
   const tmp = await mkdtemp(join(tmpdir(), 'podcap-bundle-'));
   try {
     const notes: string[] = [];
