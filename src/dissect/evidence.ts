@@ -4,7 +4,8 @@
  * missing response, whichever the capture shows.
  */
 import { isTextual } from './body.js';
-import { headerValue, type DissectedTransaction } from './record.js';
+import type { DissectedTransaction } from './record.js';
+import { messageHeader } from './header-block.js';
 
 const EXCERPT = 200;
 
@@ -27,7 +28,7 @@ export function failureEvidence(t: DissectedTransaction): string | null {
     parts.push(r.dns.rcode ? `DNS ${r.dns.rcode} for ${q ? `${q.type} ${q.name}` : 'the query'}` : `DNS query ${q ? `${q.type} ${q.name}` : ''} got no answer`.trim());
   } else if (r.response) {
     parts.push(`${r.response.version} ${r.response.status}${r.response.statusText ? ` ${r.response.statusText}` : ''}`);
-    const excerpt = bodyExcerpt(t.responseBody, headerValue(r.response.headers, 'content-type'));
+    const excerpt = bodyExcerpt(t.responseBody, messageHeader(r.response, 'content-type'));
     if (excerpt) parts.push(excerpt);
   }
   if (r.http2?.resetCode) parts.push(`stream reset by the ${r.http2.resetBy}: ${r.http2.resetCode}`);

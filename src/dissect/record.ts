@@ -51,6 +51,13 @@ export interface HttpRequest {
   query: string;
   version: string;
   headers: HeaderList;
+  /**
+   * Import only: the HTTP/1 header block as on the wire (the lines between the start line and the
+   * blank line, latin1, CRLF-ended), kept instead of splitting it; `headers` is then empty. See
+   * header-block.ts: analyzeCaptures expands it unless its caller takes raw blocks (import), and
+   * the store expands it when a record is read, so no reader of records ever sees it.
+   */
+  rawHeaders?: string;
   headersSize: number;
   /** Decoded body size (after chunked and content-encoding). */
   bodySize: number;
@@ -66,6 +73,13 @@ export interface HttpResponse {
   statusText: string;
   version: string;
   headers: HeaderList;
+  /**
+   * Import only: as HttpRequest.rawHeaders, the HTTP/1 header block as on the wire (the lines between the start line and the
+   * blank line, latin1, CRLF-ended), kept instead of splitting it; `headers` is then empty. See
+   * header-block.ts: analyzeCaptures expands it unless its caller takes raw blocks (import), and
+   * the store expands it when a record is read, so no reader of records ever sees it.
+   */
+  rawHeaders?: string;
   /** Trailer fields (HTTP/1 chunked trailers, HTTP/2 trailing HEADERS); absent when there were none. */
   trailers?: HeaderList;
   headersSize: number;

@@ -115,7 +115,8 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
     dissection.stream(st);
     ws.writeStream(key, st);
   };
-  const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
+  // Header blocks stay raw as far as the store, which splits them when a record is read.
+  const analysis = { ...analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base), rawHeaders: true };
   // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
   let rssMark = process.memoryUsage.rss();
   let calls = 0;

@@ -12,6 +12,7 @@
 import type { Database } from 'lmdb';
 import type { TransactionRecord } from '../dissect/record.js';
 import { pathTemplate } from '../dissect/path-template.js';
+import { forEachHeaderName } from '../dissect/header-block.js';
 
 export const CHUNK_ROWS = 4096;
 
@@ -153,17 +154,28 @@ export function endpointKeyOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): En
   return endpointParts(r, UNCACHED);
 }
 
+function authBit(n: string, value: () => string): number {
+  if (n === 'authorization' || n === 'proxy-authorization') {
+    const v = value().trimStart().toLowerCase();
+    return v.startsWith('bearer ') ? AUTH_BEARER : v.startsWith('basic ') ? AUTH_BASIC : AUTH_OTHER;
+  }
+  if (n === 'cookie') return AUTH_COOKIE;
+  return /(^|-)(api-?key|token|auth|access-key)$/.test(n) || n === 'x-api-key' ? AUTH_API_KEY : 0;
+}
+
 /** Credentials a request carries, by kind (the values are not kept here). */
 export function authOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): number {
   let a = 0;
-  for (const [name, value] of r.request.headers) {
-    const n = name.toLowerCase();
-    if (n === 'authorization' || n === 'proxy-authorization') {
-      const v = value.trimStart().toLowerCase();
-      a |= v.startsWith('bearer ') ? AUTH_BEARER : v.startsWith('basic ') ? AUTH_BASIC : AUTH_OTHER;
-    } else if (n === 'cookie') a |= AUTH_COOKIE;
-    else if (/(^|-)(api-?key|token|auth|access-key)$/.test(n) || n === 'x-api-key') a |= AUTH_API_KEY;
+  const raw = r.request.rawHeaders;
+  if (raw !== undefined) {
+    // Only an Authorization value is read: the rest goes by name.
+    forEachHeaderName(raw, (name, valueAt, lineEnd) => {
+      a |= authBit(name.toLowerCase(), () => raw.slice(valueAt, lineEnd));
+      return true;
+    });
+    return a;
   }
+  for (const [name, value] of r.request.headers) a |= authBit(name.toLowerCase(), () => value);
   return a;
 }
 

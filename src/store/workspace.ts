@@ -26,6 +26,7 @@ import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
+import { expandHeaders } from '../dissect/header-block.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 export type BodySide = 'request' | 'response';
@@ -196,7 +197,7 @@ export class Workspace {
 
   getRecord(snapshot: string, seq: number): TransactionRecord | null {
     const r = this.read(snapshot, (k) => this.tx.get([k, seq]));
-    return r ? { id: txId(snapshot, seq), snapshot, ...r } : null;
+    return r ? { id: txId(snapshot, seq), snapshot, ...expandHeaders(r) } : null;
   }
 
   getBody(snapshot: string, seq: number, side: BodySide): Buffer | null {
@@ -230,7 +231,7 @@ export class Workspace {
         const key = dataKeyOf(meta);
         const out: TransactionRecord[] = [];
         for (const { key: k, value } of this.tx.getRange({ start: [key, 0], end: [key, Infinity], transaction })) {
-          out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...value });
+          out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...expandHeaders(value) });
         }
         return out;
       },
