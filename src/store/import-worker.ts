@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { analyzeCaptures, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
+import { encodeRecord } from './record-codec.js';
 import { FailurePolicy } from '../dissect/failure-policy.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
@@ -16,9 +17,7 @@ import { BATCH_BYTES, BATCH_ITEMS, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, MAX_IN_F
 const data = workerData as ThreadWorkerData;
 const port = parentPort!;
 const inFlight = new Int32Array(data.inFlight);
-// Plain msgpack maps (no msgpackr records), so that every value decodes on its own: records are
-// stored exactly as encoded here, and batches need no state carried from one to the next.
-const recordPackr = new Packr({ useRecords: false });
+// Plain msgpack maps (no msgpackr records), so that batches need no state carried from one to the next.
 const batchPackr = new Packr({ useRecords: false });
 const enricher = new Enricher(data.model ? new IdentityResolver(data.model) : null);
 const policy = new FailurePolicy(data.failed);
@@ -51,8 +50,8 @@ const sink = (t: DissectedTransaction): void => {
   // As dissectInto's sink does on one thread: named, then judged by the failure rules, then encoded.
   enricher.apply(t.record);
   if (!policy.trivial) failedDelta += policy.apply(t);
-  // A copy: pack() returns a view of memory the packr may write the next record into.
-  const encoded = Buffer.from(recordPackr.pack(t.record));
+  // Stored exactly as encoded here.
+  const encoded = encodeRecord(t.record);
   push([ITEM_TX, encoded, t.requestBody, t.responseBody], encoded.length + (t.requestBody?.length ?? 0) + (t.responseBody?.length ?? 0));
 };
 

@@ -2,14 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { Unpackr } from 'msgpackr';
 import { listCaptureSources, type CaptureSource } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions, type AnalysisResult, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
 import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
 import type { SnapshotMeta } from './snapshot.js';
-import type { StoredRecord, Workspace } from './workspace.js';
+import type { Workspace } from './workspace.js';
+import { decodeRecord } from './record-codec.js';
 import type { ClusterModel } from '../k8s/model.js';
 import { analyzeInThread } from './import-thread.js';
 import { Enricher } from '../k8s/enrich.js';
@@ -130,12 +130,11 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
   const threaded = pass.threaded;
   if (threaded) {
     // Naming, the failure rules and encoding happen in the thread; here, in the same order, the rest.
-    const unpackr = new Unpackr({ useRecords: false });
     const r = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
       store: (encoded, requestBody, responseBody) => {
         seq++;
         // Decoded here for the summary, the report and the time index; stored as encoded.
-        const record = unpackr.unpack(encoded) as StoredRecord;
+        const record = decodeRecord(encoded);
         dissection.transaction({ record, requestBody, responseBody });
         seen(record.timestamp);
         ws.writeEncoded(key, seq, encoded, record.timestamp, requestBody, responseBody);

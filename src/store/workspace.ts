@@ -3,7 +3,7 @@
  *
  * Key layout (lmdb-js ordered keys):
  *   snapshots  id                      -> SnapshotMeta
- *   tx         [snapshot, seq]         -> StoredRecord (lean: no id, no bodies)
+ *   tx         [snapshot, seq]         -> StoredRecord (lean: no id, no bodies; record-codec.ts's layout)
  *   time       [snapshot, ts, seq]     -> null          (time order for listing)
  *   bodies     [snapshot, seq, 0|1]    -> bytes         (0 request, 1 response)
  *   conns      [snapshot, transport, id] -> StreamSummary (each TCP connection and UDP flow)
@@ -21,14 +21,14 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { asBinary, open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { open, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb';
 import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
-import { expandHeaders } from '../dissect/header-block.js';
+import { decodeRecord, encodeRecord, isLayoutRecord, type StoredRecord } from './record-codec.js';
 
-export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
+export type { StoredRecord };
 export type BodySide = 'request' | 'response';
 
 export interface ReadView {
@@ -98,7 +98,9 @@ export class Workspace {
   // Not readonly: reopen() replaces them. Callers read them through the workspace, never keep them.
   private root!: RootDatabase;
   snapshots!: Database<SnapshotMeta, string>;
-  tx!: Database<StoredRecord, [string, number]>;
+  tx!: Database<Buffer, [string, number]>;
+  /** `tx` read as msgpack: records stored before record-codec.ts's layout. */
+  private txLegacy!: Database<StoredRecord, [string, number]>;
   time!: Database<null, [string, number, number]>;
   bodies!: Database<Buffer, [string, number, number]>;
   conns!: Database<StreamSummary, [string, string, number]>;
@@ -117,7 +119,8 @@ export class Workspace {
     this.root = open({ path: join(this.dir, 'podcap.lmdb'), compression: false, mapSize: 2 ** 36 });
     this.snapshots = this.root.openDB({ name: 'snapshots' });
     // mapsAsObjects: records written by import's analysis thread are plain msgpack maps (no shared structures).
-    this.tx = this.root.openDB({ name: 'tx', mapsAsObjects: true } as { name: string });
+    this.tx = this.root.openDB({ name: 'tx', encoding: 'binary' });
+    this.txLegacy = this.root.openDB({ name: 'tx', mapsAsObjects: true } as { name: string });
     this.time = this.root.openDB({ name: 'time' });
     this.bodies = this.root.openDB({ name: 'bodies', encoding: 'binary' });
     this.conns = this.root.openDB({ name: 'conns' });
@@ -196,8 +199,13 @@ export class Workspace {
   }
 
   getRecord(snapshot: string, seq: number): TransactionRecord | null {
-    const r = this.read(snapshot, (k) => this.tx.get([k, seq]));
-    return r ? { id: txId(snapshot, seq), snapshot, ...expandHeaders(r) } : null;
+    const r = this.read(snapshot, (k) => this.storedRecord(k, seq, this.tx.get([k, seq])));
+    return r ? { id: txId(snapshot, seq), snapshot, ...r } : null;
+  }
+
+  private storedRecord(key: string, seq: number, b: Buffer | undefined, transaction?: Transaction): StoredRecord | undefined {
+    if (b === undefined) return undefined;
+    return isLayoutRecord(b) ? decodeRecord(b) : this.txLegacy.get([key, seq], transaction ? { transaction } : undefined);
   }
 
   getBody(snapshot: string, seq: number, side: BodySide): Buffer | null {
@@ -231,7 +239,8 @@ export class Workspace {
         const key = dataKeyOf(meta);
         const out: TransactionRecord[] = [];
         for (const { key: k, value } of this.tx.getRange({ start: [key, 0], end: [key, Infinity], transaction })) {
-          out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...expandHeaders(value) });
+          const r = this.storedRecord(key, k[1], value, transaction);
+          if (r) out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...r });
         }
         return out;
       },
@@ -246,15 +255,15 @@ export class Workspace {
 
   write(snapshot: string, seq: number, record: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): void {
     // Not awaited: lmdb-js batches these puts into few transactions, which is what makes import fast.
-    void this.tx.put([snapshot, seq], record);
+    void this.tx.put([snapshot, seq], encodeRecord(record));
     void this.time.put([snapshot, record.timestamp, seq], null);
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }
 
-  /** As write(), with the record already encoded as plain msgpack (import's analysis thread does it). */
+  /** As write(), with the record already encoded (record-codec.ts; import's analysis thread does it). */
   writeEncoded(snapshot: string, seq: number, encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
-    void this.tx.put([snapshot, seq], asBinary(encoded) as unknown as StoredRecord);
+    void this.tx.put([snapshot, seq], encoded);
     void this.time.put([snapshot, timestamp, seq], null);
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);

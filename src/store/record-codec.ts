@@ -1,0 +1,371 @@
+/**
+ * How a transaction record is stored in `tx`: a fixed layout written and read field by field,
+ * instead of msgpack maps. Encoding records was the largest single cost of an import (msgpack
+ * writes every key of every nested object and dispatches on every value's type: ~7 µs for an
+ * HTTP/1 call; this layout ~2 µs), and reading them back the largest cost of a full scan.
+ *
+ * Layout: MAGIC, FORMAT, then the fields of TransactionRecord in declaration order. Strings are
+ * a tag byte (0: null; 1..128: ASCII of tag - 1 chars, bytes follow; UTF8: u32 byte length, then
+ * UTF-8) — most strings here are short ASCII, copied by a plain loop. Numbers that may be large,
+ * fractional or null are f64 (null as NULL_NUMBER's bit pattern, a NaN no record holds). Header
+ * fields: an HTTP/1 block kept raw (header-block.ts) is one string, split when read; a HeaderList
+ * is a count and its pairs. What only some records carry (http2, grpc, dns, trailers, a body
+ * filled in) goes in one msgpack map at the end: rare, nested, and not worth a layout.
+ *
+ * MAGIC is 0xc1, the one byte msgpack never uses, so records stored before this layout (msgpack
+ * maps) are told apart by their first byte and still read.
+ */
+import { Packr } from 'msgpackr';
+import { parseHeaderBlock } from '../dissect/header-block.js';
+import type { Body, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, Protocol, TransactionRecord } from '../dissect/record.js';
+
+export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
+
+const MAGIC = 0xc1;
+const FORMAT = 1;
+const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'dns'];
+const KINDS: readonly EndpointKind[] = ['pod', 'service', 'node', 'external'];
+const TAG_NULL = 0;
+const TAG_UTF8 = 0xff;
+const MAX_ASCII = 127;
+const HEADERS_RAW = 0xffffffff;
+
+/** Flags of the record: which optional parts follow. */
+const HAS_RESPONSE = 1;
+const FAILED = 2;
+const UDP = 4;
+const HAS_EVIDENCE = 8;
+const HAS_EXTRAS = 16;
+
+const extrasPackr = new Packr({ useRecords: false });
+
+/** The parts only some records carry, in the order they are put back. */
+interface Extras {
+  http2?: TransactionRecord['http2'];
+  grpc?: TransactionRecord['grpc'];
+  dns?: TransactionRecord['dns'];
+  trailers?: HeaderList;
+  requestBody?: Body;
+  responseBody?: Body;
+}
+
+/** An append-only byte buffer that grows; one is reused for every record a thread encodes. */
+export class RecordWriter {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** A number or null: null as a NaN with a payload arithmetic never produces. */
+  num(v: number | null): void {
+    this.room(8);
+    if (v === null) {
+      this.buf.writeUInt32LE(NULL_LO, this.pos);
+      this.buf.writeUInt32LE(NULL_HI, this.pos + 4);
+    } else this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  str(s: string | null | undefined): void {
+    if (s === null || s === undefined) {
+      this.u8(TAG_NULL);
+      return;
+    }
+    const n = s.length;
+    if (n <= MAX_ASCII) {
+      this.room(1 + n);
+      const buf = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[start + i] = c;
+      }
+      if (i === n) {
+        buf[this.pos] = n + 1;
+        this.pos = start + n;
+        return;
+      }
+    }
+    this.room(5 + n * 3);
+    this.buf[this.pos] = TAG_UTF8;
+    const written = this.buf.write(s, this.pos + 5, 'utf8');
+    this.buf.writeUInt32LE(written, this.pos + 1);
+    this.pos += 5 + written;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+// NaN with payload 0xdead: what `num(null)` writes and `num()` reads as null.
+const NULL_LO = 0x0000dead;
+const NULL_HI = 0x7ff80000;
+
+function writeHeaders(w: RecordWriter, raw: string | undefined, list: HeaderList): void {
+  if (raw !== undefined) {
+    w.u32(HEADERS_RAW);
+    w.str(raw);
+    return;
+  }
+  w.u32(list.length);
+  for (let i = 0; i < list.length; i++) {
+    w.str(list[i][0]);
+    w.str(list[i][1]);
+  }
+}
+
+function writeEndpoint(w: RecordWriter, e: Endpoint): void {
+  w.str(e.ip);
+  w.u32(e.port);
+  w.str(e.name);
+  w.str(e.namespace);
+  w.u8(KINDS.indexOf(e.kind));
+  w.str(e.workload?.kind);
+  w.str(e.workload?.name);
+  const keys = Object.keys(e.labels);
+  w.u32(keys.length);
+  for (const k of keys) {
+    w.str(k);
+    w.str(e.labels[k]);
+  }
+  w.str(e.node);
+  // A service is written as one presence byte then its two names: a service always has both.
+  if (e.service) {
+    w.u8(1);
+    w.str(e.service.name);
+    w.str(e.service.namespace);
+  } else w.u8(0);
+  w.str(e.dns);
+}
+
+/** Appends the record's bytes to `w`. */
+export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
+  const hasExtras = r.http2 !== undefined || r.grpc !== undefined || r.dns !== undefined || r.response?.trailers !== undefined
+    || r.request.body !== null || (r.response !== null && r.response.body !== null);
+  const hasEvidence = r.evidence !== undefined;
+  w.u8(MAGIC);
+  w.u8(FORMAT);
+  w.u8(PROTOCOLS.indexOf(r.protocol));
+  w.u8((r.response ? HAS_RESPONSE : 0) | (r.failed ? FAILED : 0) | (r.stream.transport === 'udp' ? UDP : 0)
+    | (hasEvidence ? HAS_EVIDENCE : 0) | (hasExtras ? HAS_EXTRAS : 0));
+  w.f64(r.timestamp);
+  w.num(r.elapsedTime);
+  w.num(r.responseTimestamp);
+  writeEndpoint(w, r.src);
+  writeEndpoint(w, r.dst);
+  w.u32(r.stream.id);
+  const q = r.request;
+  w.str(q.method);
+  w.str(q.url);
+  w.str(q.path);
+  w.str(q.query);
+  w.str(q.version);
+  writeHeaders(w, q.rawHeaders, q.headers);
+  w.f64(q.headersSize);
+  w.f64(q.bodySize);
+  w.f64(q.wireBodySize);
+  w.str(q.contentEncoding);
+  const s = r.response;
+  if (s) {
+    w.f64(s.status);
+    w.str(s.statusText);
+    w.str(s.version);
+    writeHeaders(w, s.rawHeaders, s.headers);
+    w.f64(s.headersSize);
+    w.f64(s.bodySize);
+    w.f64(s.wireBodySize);
+    w.str(s.contentEncoding);
+  }
+  w.f64(r.status);
+  w.u32(r.notes.length);
+  for (const n of r.notes) w.str(n);
+  if (hasEvidence) w.str(r.evidence);
+  if (hasExtras) {
+    const x: Extras = {};
+    if (r.http2) x.http2 = r.http2;
+    if (r.grpc) x.grpc = r.grpc;
+    if (r.dns) x.dns = r.dns;
+    if (r.response?.trailers) x.trailers = r.response.trailers;
+    if (r.request.body) x.requestBody = r.request.body;
+    if (r.response?.body) x.responseBody = r.response.body;
+    w.bytes(extrasPackr.pack(x));
+  }
+}
+
+const shared = new RecordWriter();
+
+/** The record's bytes, in a Buffer of their own. */
+export function encodeRecord(r: StoredRecord): Buffer {
+  shared.pos = 0;
+  encodeRecordInto(shared, r);
+  return Buffer.from(shared.buf.subarray(0, shared.pos));
+}
+
+/** Whether the stored value is in this layout (else it is a msgpack map from before it). */
+export function isLayoutRecord(b: Uint8Array): boolean {
+  return b.length > 1 && b[0] === MAGIC;
+}
+
+class Reader {
+  pos = 2;
+  constructor(private readonly buf: Buffer) {}
+
+  u8(): number {
+    return this.buf[this.pos++];
+  }
+
+  u32(): number {
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  f64(): number {
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  num(): number | null {
+    const lo = this.buf.readUInt32LE(this.pos);
+    const hi = this.buf.readUInt32LE(this.pos + 4);
+    const v = lo === NULL_LO && hi === NULL_HI ? null : this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  str(): string | null {
+    const tag = this.buf[this.pos++];
+    if (tag === TAG_NULL) return null;
+    if (tag === TAG_UTF8) {
+      const n = this.u32();
+      const s = this.buf.toString('utf8', this.pos, this.pos + n);
+      this.pos += n;
+      return s;
+    }
+    const n = tag - 1;
+    const s = n === 0 ? '' : this.buf.toString('latin1', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** A string the layout never writes as null. */
+  text(): string {
+    return this.str() ?? '';
+  }
+
+  bytes(): Buffer {
+    const n = this.u32();
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+}
+
+function readHeaders(rd: Reader): HeaderList {
+  const n = rd.u32();
+  if (n === HEADERS_RAW) return parseHeaderBlock(rd.text());
+  const out: HeaderList = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = [rd.text(), rd.text()];
+  return out;
+}
+
+function readEndpoint(rd: Reader): Endpoint {
+  const ip = rd.text();
+  const port = rd.u32();
+  const name = rd.str();
+  const namespace = rd.str();
+  const kind = KINDS[rd.u8()];
+  const wk = rd.str();
+  const wn = rd.str();
+  const labels: Record<string, string> = {};
+  for (let i = rd.u32(); i > 0; i--) {
+    const k = rd.text();
+    labels[k] = rd.text();
+  }
+  const node = rd.str();
+  const service = rd.u8() === 1 ? { name: rd.text(), namespace: rd.text() } : null;
+  const dns = rd.str();
+  return { ip, port, name, namespace, kind, workload: wk !== null && wn !== null ? { kind: wk, name: wn } : null, labels, node, service, dns };
+}
+
+/** The record as it was encoded, with every header list split: what readers of records see. */
+export function decodeRecord(b: Buffer): StoredRecord {
+  const rd = new Reader(b);
+  const protocol = PROTOCOLS[rd.u8()];
+  const flags = rd.u8();
+  const timestamp = rd.f64();
+  const elapsedTime = rd.num();
+  const responseTimestamp = rd.num();
+  const src = readEndpoint(rd);
+  const dst = readEndpoint(rd);
+  const stream = { id: rd.u32(), transport: flags & UDP ? 'udp' as const : 'tcp' as const };
+  const request: HttpRequest = {
+    method: rd.text(), url: rd.text(), path: rd.text(), query: rd.text(), version: rd.text(), headers: readHeaders(rd),
+    headersSize: rd.f64(), bodySize: rd.f64(), wireBodySize: rd.f64(), contentEncoding: rd.str(), body: null,
+  };
+  let response: HttpResponse | null = null;
+  if (flags & HAS_RESPONSE) {
+    const status = rd.f64();
+    const statusText = rd.text();
+    const version = rd.text();
+    const headers = readHeaders(rd);
+    response = {
+      status, statusText, version, headers, headersSize: rd.f64(), bodySize: rd.f64(), wireBodySize: rd.f64(),
+      contentEncoding: rd.str(), body: null,
+    };
+  }
+  const status = rd.f64();
+  const notes: string[] = [];
+  for (let i = rd.u32(); i > 0; i--) notes.push(rd.text());
+  const evidence = flags & HAS_EVIDENCE ? rd.str() : undefined;
+  const r: StoredRecord = { protocol, timestamp, elapsedTime, responseTimestamp, src, dst, stream, request, response, status, failed: (flags & FAILED) !== 0, notes };
+  if (flags & HAS_EXTRAS) {
+    const x = extrasPackr.unpack(rd.bytes()) as Extras;
+    if (x.http2) r.http2 = x.http2;
+    if (x.grpc) r.grpc = x.grpc;
+    if (x.dns) r.dns = x.dns;
+    if (x.requestBody) request.body = x.requestBody;
+    if (response) {
+      if (x.trailers) {
+        // Trailers sit after the header fields, where the HTTP/2 dissector puts them.
+        const { status: st, statusText, version, headers, ...rest } = response;
+        response = { status: st, statusText, version, headers, trailers: x.trailers, ...rest };
+        r.response = response;
+      }
+      if (x.responseBody) response.body = x.responseBody;
+    }
+  }
+  if (evidence !== undefined) r.evidence = evidence;
+  return r;
+}
