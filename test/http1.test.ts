@@ -5,6 +5,7 @@ import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:
 import type { TcpConnection, TcpEndpoint } from '../src/net/tcp-reassembly.js';
 import { Http1Dissector, MAX_WAITING_REQUESTS } from '../src/dissect/http1.js';
 import type { DissectedTransaction, TransactionRecord } from '../src/dissect/record.js';
+import { expandHeaders } from '../src/dissect/header-block.js';
 import { tcpStreamFactory, type TcpDissectStats } from '../src/dissect/tcp-router.js';
 
 const CLIENT: TcpEndpoint = { ip: '10.2.0.11', port: 41000 };
@@ -34,7 +35,8 @@ function session(opts: { conn?: Partial<TcpConnection>; maxStoredBytes?: number 
   const out: DissectedTransaction[] = [];
   const stats: TcpDissectStats = { connections: {}, unrecognisedBytes: 0 };
   const conn = fakeConn(opts.conn);
-  const h = tcpStreamFactory((t) => out.push(t), { http1: { body: { maxStoredBytes: opts.maxStoredBytes ?? 1 << 20 } }, http2: DEFAULT_HTTP2_OPTIONS }, stats)(conn);
+  // Readers of records see HeaderLists: raw header blocks (header-block.ts) are expanded as the pipeline does.
+  const h = tcpStreamFactory((t) => out.push({ ...t, record: expandHeaders(t.record) }), { http1: { body: { maxStoredBytes: opts.maxStoredBytes ?? 1 << 20 } }, http2: DEFAULT_HTTP2_OPTIONS }, stats)(conn);
   const send = (dir: 0 | 1, s: string | Buffer, ts: number): void => {
     const b = bytesOf(s);
     h.data(dir, b, ts);

@@ -1,13 +1,16 @@
 /**
  * HTTP/1.x over one TCP connection: requests and responses parsed with
  * http-parser-js, paired in order (pipelining included), timed from the first
- * byte of the request to the last byte of the response.
+ * byte of the request to the last byte of the response. The common message, whole
+ * in one chunk, is read by http1-fast.ts instead, and its header block kept raw.
  */
 import { HTTPParser } from 'http-parser-js';
 import type { CloseReason, Dir, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
 import { BodyCollector, DEFAULT_BODY_LIMITS, decodeContent, type BodyLimits } from './body.js';
+import { HeadScanner } from './http1-fast.js';
 import { findMessageStart, splitTarget } from './http1-syntax.js';
 import type { UpgradedRequest } from './http2.js';
+import { messageHeader, messageHeaders } from './header-block.js';
 import { endpoint, headerValue, type HeaderList, type HttpRequest, type HttpResponse, type TransactionSink } from './record.js';
 
 /** The parser's own fields read here; stable in the pinned http-parser-js 0.5.x. */
@@ -19,6 +22,9 @@ interface ParserInternals {
   end: number;
   line: string;
   body_bytes: number | null;
+  /** Bytes counted against maxHeaderSize since the parser last finished a message (see fastFeed). */
+  headerSize: number;
+  maxHeaderSize: number;
 }
 type Parser = InstanceType<typeof HTTPParser> & ParserInternals;
 
@@ -37,8 +43,11 @@ interface PendingRequest {
   method: string;
   url: string;
   version: string;
+  /** Empty when rawHeaders holds the block. */
   headers: HeaderList;
+  rawHeaders?: string;
   headersSize: number;
+  contentEncoding: string | null;
   startTs: number;
   body: BodyCollector;
   complete: boolean;
@@ -50,7 +59,9 @@ interface PendingResponse {
   statusText: string;
   version: string;
   headers: HeaderList;
+  rawHeaders?: string;
   headersSize: number;
+  contentEncoding: string | null;
   startTs: number;
   body: BodyCollector;
   request: PendingRequest | null;
@@ -126,6 +137,29 @@ export type SwitchKind =
 
 export interface Http1Options {
   body: BodyLimits;
+  /**
+   * Read the common whole-in-one-chunk message with http1-fast.ts (header blocks then travel
+   * raw); false sends every byte through http-parser-js. Defaults to http1FastPath().
+   */
+  fastPath?: boolean;
+}
+
+/**
+ * The default for Http1Options.fastPath: on, unless PODCAP_HTTP1_FAST_PATH=0 in the environment
+ * (read once) or setHttp1FastPath(false). The switch exists to compare both readers on the same
+ * captures (test/http1-fast.test.ts) and to measure what the fast path saves.
+ */
+let fastPathDefault = process.env.PODCAP_HTTP1_FAST_PATH !== '0';
+
+export function http1FastPath(): boolean {
+  return fastPathDefault;
+}
+
+/** Sets the default for dissectors made from now on; returns the previous one. */
+export function setHttp1FastPath(on: boolean): boolean {
+  const was = fastPathDefault;
+  fastPathDefault = on;
+  return was;
 }
 
 export class Http1Dissector implements StreamHandler {
@@ -144,6 +178,8 @@ export class Http1Dissector implements StreamHandler {
   /** Whoever carries on after the switch; null when nobody claims the bytes. */
   private tunnel: StreamHandler | null = null;
   private readonly connNotes: string[] = [];
+  /** Null when the fast path is off. */
+  private readonly scan: HeadScanner | null;
 
   constructor(
     private readonly conn: TcpConnection,
@@ -155,6 +191,7 @@ export class Http1Dissector implements StreamHandler {
     this.req = new Side('request', (p) => this.installRequest(p));
     this.res = new Side('response', (p) => this.installResponse(p));
     if (conn.midstream || conn.roles === 'guessed') this.connNotes.push('capture started mid-connection');
+    this.scan = (opts.fastPath ?? fastPathDefault) ? new HeadScanner() : null;
   }
 
   /**
@@ -265,6 +302,11 @@ export class Http1Dissector implements StreamHandler {
       bytes = buf.subarray(at);
     }
     if (side.startTs === undefined) side.startTs = ts;
+    if (this.scan && this.fastReady(side)) {
+      const done = this.fastFeed(side, bytes);
+      if (done === bytes.length) return;
+      bytes = bytes.subarray(done);
+    }
     const ret = side.parser.execute(bytes);
     if (ret instanceof Error) {
       // The parser consumed the line it failed on; the rest of the chunk may hold the next message.
@@ -282,6 +324,72 @@ export class Http1Dissector implements StreamHandler {
   }
 
   /**
+   * The fast path may read a side only when http-parser-js holds nothing of it: between messages,
+   * not looking for a start after damage, not carrying a body across a gap, and with no protocol
+   * switch in the air (those stay the parser's, whose stop at the switch decides where bytes go).
+   */
+  private fastReady(side: Side): boolean {
+    return !side.resyncing && !side.filling && !this.switched && this.switchRequest === null && side.idle;
+  }
+
+  /**
+   * Reads whole messages from the start of `bytes` for as long as each is common and complete
+   * in the chunk, and returns where it stopped: the parser reads from there, the message that
+   * stopped it from its first byte. Both readers run the same requestHead/…Complete steps.
+   */
+  private fastFeed(side: Side, bytes: Buffer): number {
+    const p = side.parser;
+    // execute() fails a chunk ending in a head state once headerSize, which counts the whole
+    // chunk, passes maxHeaderSize, even when the chunk held finished messages before. Such
+    // chunks are left to it entirely so that it fails them as before; below the limit the count
+    // is carried over as the parser would have kept it.
+    if (p.headerSize + bytes.length > (p.maxHeaderSize || HTTPParser.maxHeaderSize)) return 0;
+    const isRequest = side === this.req;
+    let at = 0;
+    while (at < bytes.length && this.fastReady(side)) {
+      const next = isRequest ? this.fastRequest(bytes, at) : this.fastResponse(bytes, at);
+      if (next < 0) break;
+      at = next;
+    }
+    // A finished message resets the count, and the chunk's bytes read so far then count in full.
+    if (at > 0) p.headerSize = at;
+    return at;
+  }
+
+  /** One request whole in the chunk from `at`: read and handed on; -1 when the parser must read it. */
+  private fastRequest(b: Buffer, at: number): number {
+    const h = this.scan!;
+    if (!h.request(b, at)) return -1;
+    // Without a Content-Length (and no Transfer-Encoding, which the scan refuses) a request has no body.
+    const bodyEnd = h.end + Math.max(0, h.contentLength);
+    if (bodyEnd > b.length) return -1;
+    this.requestHead(h.method, h.url, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding, false);
+    if (bodyEnd > h.end) this.requestBody(b.subarray(h.end, bodyEnd));
+    this.requestComplete(bodyEnd < b.length);
+    return bodyEnd;
+  }
+
+  /** One response whole in the chunk from `at`, as fastRequest. */
+  private fastResponse(b: Buffer, at: number): number {
+    const h = this.scan!;
+    if (!h.response(b, at)) return -1;
+    // Interim answers and switches (101, a 2xx to CONNECT) are the parser's.
+    if (h.status < 200) return -1;
+    const method = this.queue[0]?.method;
+    if (method === 'CONNECT') return -1;
+    let length: number;
+    if (method === 'HEAD' || h.status === 204 || h.status === 304) length = 0;
+    else if (h.contentLength >= 0) length = h.contentLength;
+    else return -1; // delimited by the connection's close
+    const bodyEnd = h.end + length;
+    if (bodyEnd > b.length) return -1;
+    this.responseHead(h.status, h.statusText, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding);
+    if (bodyEnd > h.end) this.responseBody(b.subarray(h.end, bodyEnd));
+    this.responseComplete(bodyEnd < b.length);
+    return bodyEnd;
+  }
+
+  /**
    * The message in progress on this side cannot be finished; record what was seen and look for the next one.
    * `lost`: a message had begun. A parse error always means so, though the parser may look idle after it.
    */
@@ -295,12 +403,14 @@ export class Http1Dissector implements StreamHandler {
         // with the request line and the headers read before the break when the parser got that far.
         const info = side.parser.info;
         const started = side.parser.state === 'HEADER' && info.url !== undefined && info.method !== undefined;
+        const headers = started ? headerList(info.headers) : [];
         this.queue.push({
           method: started ? HTTPParser.methods[info.method!] ?? '' : '',
           url: started ? info.url! : '',
           version: started ? `HTTP/${info.versionMajor}.${info.versionMinor}` : '',
-          headers: started ? headerList(info.headers) : [],
+          headers,
           headersSize: 0,
+          contentEncoding: headerValue(headers, 'content-encoding'),
           startTs: side.startTs ?? side.ts,
           body: new BodyCollector(0),
           complete: false,
@@ -323,86 +433,123 @@ export class Http1Dissector implements StreamHandler {
   private installRequest(p: Parser): void {
     p[HTTPParser.kOnHeadersComplete] = (info: HeadersInfo) => {
       const method = HTTPParser.methods[info.method] ?? String(info.method);
-      const r: PendingRequest = {
-        method,
-        url: info.url,
-        version: `HTTP/${info.versionMajor}.${info.versionMinor}`,
-        headers: headerList(info.headers),
-        headersSize: headersBytes(method.length + info.url.length + 10, info.headers),
-        startTs: this.req.startTs ?? this.req.ts,
-        body: new BodyCollector(this.opts.body.maxStoredBytes),
-        complete: false,
-        notes: [],
-      };
-      this.current = r;
-      // Queued at its headers: a server may answer (100 Continue, an early error) before the body ends.
-      this.queue.push(r);
-      if (this.queue.length > MAX_WAITING_REQUESTS) {
-        this.emit(this.queue.shift()!, null, null, [`response missing: more than ${MAX_WAITING_REQUESTS} requests were waiting on the connection`]);
-      }
-      if (info.upgrade) this.switchRequest = r;
+      const headers = headerList(info.headers);
+      this.requestHead(
+        method, info.url, `HTTP/${info.versionMajor}.${info.versionMinor}`, headers, undefined,
+        headersBytes(method.length + info.url.length + 10, info.headers), headerValue(headers, 'content-encoding'), info.upgrade,
+      );
       return 0;
     };
-    p[HTTPParser.kOnBody] = (chunk: Buffer) => {
-      if (!this.current) return;
-      if (this.req.filling) this.current.body.missing += chunk.length;
-      else this.current.body.add(chunk);
-    };
-    p[HTTPParser.kOnMessageComplete] = () => {
-      if (this.current) this.current.complete = true;
-      this.current = null;
-      this.req.startTs = this.req.nextStartsNow() ? this.req.ts : undefined;
-    };
+    p[HTTPParser.kOnBody] = (chunk: Buffer) => this.requestBody(chunk);
+    p[HTTPParser.kOnMessageComplete] = () => this.requestComplete(this.req.nextStartsNow());
   }
 
   private installResponse(p: Parser): void {
     p[HTTPParser.kOnHeadersComplete] = (info: HeadersInfo) => {
-      const status = info.statusCode;
       const headers = headerList(info.headers);
-      const version = `HTTP/${info.versionMajor}.${info.versionMinor}`;
-      const headersSize = headersBytes(13 + info.statusMessage.length, info.headers);
-      // 1xx other than 101 are interim: the final response is still to come.
-      if (status >= 100 && status < 200 && status !== 101) {
-        this.queue[0]?.notes.push(`interim response ${status} ${info.statusMessage}`.trim());
-        this.response = null;
-        return 0;
-      }
-      const request = this.queue.shift() ?? null;
-      const method = request?.method ?? '';
-      const switches = status === 101 || (method === 'CONNECT' && status >= 200 && status < 300);
-      this.response = {
-        status,
-        statusText: info.statusMessage,
-        version,
-        headers,
-        headersSize,
-        startTs: this.res.startTs ?? this.res.ts,
-        body: new BodyCollector(this.opts.body.maxStoredBytes),
-        request,
-        notes: [],
-        switchesProtocol: switches,
-        complete: false,
-      };
-      // A switch stops the parser (2). Answers to HEAD, 204 and 304 carry no body whatever their
-      // headers say (1); the parser itself only knows that a 204 or 304 without a length has none.
-      return switches ? 2 : method === 'HEAD' || status === 204 || status === 304 ? 1 : 0;
+      return this.responseHead(
+        info.statusCode, info.statusMessage, `HTTP/${info.versionMajor}.${info.versionMinor}`, headers, undefined,
+        headersBytes(13 + info.statusMessage.length, info.headers), headerValue(headers, 'content-encoding'),
+      );
     };
-    p[HTTPParser.kOnBody] = (chunk: Buffer) => {
-      if (!this.response) return;
-      if (this.res.filling) this.response.body.missing += chunk.length;
-      else this.response.body.add(chunk);
+    p[HTTPParser.kOnBody] = (chunk: Buffer) => this.responseBody(chunk);
+    p[HTTPParser.kOnMessageComplete] = () => this.responseComplete(this.res.nextStartsNow());
+  }
+
+  /** A request's head was read (by either reader). `upgrade`: it asks to leave HTTP/1 (Upgrade, CONNECT). */
+  private requestHead(
+    method: string, url: string, version: string, headers: HeaderList, rawHeaders: string | undefined,
+    headersSize: number, contentEncoding: string | null, upgrade: boolean,
+  ): void {
+    const r: PendingRequest = {
+      method,
+      url,
+      version,
+      headers,
+      headersSize,
+      contentEncoding,
+      startTs: this.req.startTs ?? this.req.ts,
+      body: new BodyCollector(this.opts.body.maxStoredBytes),
+      complete: false,
+      notes: [],
     };
-    p[HTTPParser.kOnMessageComplete] = () => {
-      const r = this.response;
+    if (rawHeaders !== undefined) r.rawHeaders = rawHeaders;
+    this.current = r;
+    // Queued at its headers: a server may answer (100 Continue, an early error) before the body ends.
+    this.queue.push(r);
+    if (this.queue.length > MAX_WAITING_REQUESTS) {
+      this.emit(this.queue.shift()!, null, null, [`response missing: more than ${MAX_WAITING_REQUESTS} requests were waiting on the connection`]);
+    }
+    if (upgrade) this.switchRequest = r;
+  }
+
+  private requestBody(chunk: Buffer): void {
+    if (!this.current) return;
+    if (this.req.filling) this.current.body.missing += chunk.length;
+    else this.current.body.add(chunk);
+  }
+
+  /** `more`: the chunk goes on with the next message, which then starts at this chunk's time. */
+  private requestComplete(more: boolean): void {
+    if (this.current) this.current.complete = true;
+    this.current = null;
+    this.req.startTs = more ? this.req.ts : undefined;
+  }
+
+  /**
+   * A response's head was read. Returns what the parser's headers callback returns: 2 stops it
+   * at a switch, 1 says the message has no body whatever its headers say, 0 reads on.
+   */
+  private responseHead(
+    status: number, statusText: string, version: string, headers: HeaderList, rawHeaders: string | undefined,
+    headersSize: number, contentEncoding: string | null,
+  ): 0 | 1 | 2 {
+    // 1xx other than 101 are interim: the final response is still to come.
+    if (status >= 100 && status < 200 && status !== 101) {
+      this.queue[0]?.notes.push(`interim response ${status} ${statusText}`.trim());
       this.response = null;
-      this.res.startTs = this.res.nextStartsNow() ? this.res.ts : undefined;
-      if (!r) return;
-      r.complete = true;
-      // After an h2c upgrade the request's real answer comes on HTTP/2 stream 1: that is its transaction.
-      const carriedOn = r.switchesProtocol && this.switchProtocol(r);
-      if (!carriedOn) this.emitResponse(r, this.res.ts);
-      if (!r.switchesProtocol && r.request && r.request === this.switchRequest) this.resumeAfterRefusedSwitch();
+      return 0;
+    }
+    const request = this.queue.shift() ?? null;
+    const method = request?.method ?? '';
+    const switches = status === 101 || (method === 'CONNECT' && status >= 200 && status < 300);
+    const r: PendingResponse = {
+      status,
+      statusText,
+      version,
+      headers,
+      headersSize,
+      contentEncoding,
+      startTs: this.res.startTs ?? this.res.ts,
+      body: new BodyCollector(this.opts.body.maxStoredBytes),
+      request,
+      notes: [],
+      switchesProtocol: switches,
+      complete: false,
     };
+    if (rawHeaders !== undefined) r.rawHeaders = rawHeaders;
+    this.response = r;
+    // A switch stops the parser (2). Answers to HEAD, 204 and 304 carry no body whatever their
+    // headers say (1); the parser itself only knows that a 204 or 304 without a length has none.
+    return switches ? 2 : method === 'HEAD' || status === 204 || status === 304 ? 1 : 0;
+  }
+
+  private responseBody(chunk: Buffer): void {
+    if (!this.response) return;
+    if (this.res.filling) this.response.body.missing += chunk.length;
+    else this.response.body.add(chunk);
+  }
+
+  private responseComplete(more: boolean): void {
+    const r = this.response;
+    this.response = null;
+    this.res.startTs = more ? this.res.ts : undefined;
+    if (!r) return;
+    r.complete = true;
+    // After an h2c upgrade the request's real answer comes on HTTP/2 stream 1: that is its transaction.
+    const carriedOn = r.switchesProtocol && this.switchProtocol(r);
+    if (!carriedOn) this.emitResponse(r, this.res.ts);
+    if (!r.switchesProtocol && r.request && r.request === this.switchRequest) this.resumeAfterRefusedSwitch();
   }
 
   /** The server agreed to leave HTTP/1: everything after goes to the next protocol's handler. */
@@ -413,13 +560,13 @@ export class Http1Dissector implements StreamHandler {
    */
   private switchProtocol(r: PendingResponse): boolean {
     this.switched = true;
-    const upgrade = headerValue(r.headers, 'upgrade') ?? (r.request ? headerValue(r.request.headers, 'upgrade') : null);
+    const upgrade = messageHeader(r, 'upgrade') ?? (r.request ? messageHeader(r.request, 'upgrade') : null);
     const protocol = (upgrade ?? '').trim().toLowerCase();
     const q = r.request;
     const how: SwitchKind = r.status === 101
       ? {
           kind: 'upgrade', protocol,
-          request: q ? { method: q.method, url: q.url, headers: q.headers, body: q.body.size > 0 ? q.body.bytes() : null, bodySize: q.body.size, startTs: q.startTs } : null,
+          request: q ? { method: q.method, url: q.url, headers: messageHeaders(q), body: q.body.size > 0 ? q.body.bytes() : null, bodySize: q.body.size, startTs: q.startTs } : null,
         }
       : { kind: 'connect' };
     this.tunnel = this.onSwitch(how, this.reqDir as Dir);
@@ -454,7 +601,7 @@ export class Http1Dissector implements StreamHandler {
     if (req) {
       notes.push(...req.notes);
       if (!req.complete) notes.push('request incomplete');
-      const enc = headerValue(req.headers, 'content-encoding');
+      const enc = req.contentEncoding;
       const decoded = decodeContent(req.body.bytes(), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
       if (decoded.note) notes.push(`request: ${decoded.note}`);
       if (req.body.missing > 0) notes.push(`request body: ${req.body.missing} bytes not captured`);
@@ -466,6 +613,7 @@ export class Http1Dissector implements StreamHandler {
         headersSize: req.headersSize, bodySize: enc && !req.body.truncated ? decoded.size : req.body.size, wireBodySize: req.body.size,
         contentEncoding: enc, body: null,
       };
+      if (req.rawHeaders !== undefined) request.rawHeaders = req.rawHeaders;
     } else {
       request = {
         method: '', url: '', path: '', query: '', version: res?.version ?? '', headers: [],
@@ -475,7 +623,7 @@ export class Http1Dissector implements StreamHandler {
     let response: HttpResponse | null = null;
     let responseBody: Buffer | null = null;
     if (res) {
-      const enc = headerValue(res.headers, 'content-encoding');
+      const enc = res.contentEncoding;
       const decoded = decodeContent(res.body.bytes(), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
       if (decoded.note) notes.push(`response: ${decoded.note}`);
       if (res.body.missing > 0) notes.push(`response body: ${res.body.missing} bytes not captured`);
@@ -485,6 +633,7 @@ export class Http1Dissector implements StreamHandler {
         headersSize: res.headersSize, bodySize: enc && !res.body.truncated ? decoded.size : res.body.size, wireBodySize: res.body.size,
         contentEncoding: enc, body: null,
       };
+      if (res.rawHeaders !== undefined) response.rawHeaders = res.rawHeaders;
     }
     notes.push(...extraNotes);
     const reqFromClient = this.reqDir === 0;
