@@ -4,7 +4,8 @@
  * Key layout (lmdb-js ordered keys):
  *   snapshots  id                      -> SnapshotMeta
  *   tx         [snapshot, seq]         -> StoredRecord (lean: no id, no bodies; record-codec.ts's layout)
- *   time       [snapshot, ts, seq]     -> null          (time order for listing)
+ *   truns      [snapshot, chunk]       -> (ts, seq) pairs of 4096 records, sorted (time order for listing; time-runs.ts)
+ *   time       [snapshot, ts, seq]     -> null          (the time index before runs: read for snapshots that have no runs)
  *   bodies     [snapshot, seq, 0|1]    -> bytes         (0 request, 1 response)
  *   conns      [snapshot, transport, id] -> StreamSummary (each TCP connection and UDP flow)
  *   sum, post, dict                      -> the columnar summary and its indexes (summary.ts)
@@ -26,6 +27,7 @@ import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
+import { RunBuilder, decodeRun, mergeRuns } from './time-runs.js';
 import { decodeRecord, encodeRecord, isLayoutRecord, type StoredRecord } from './record-codec.js';
 
 export type { StoredRecord };
@@ -102,6 +104,9 @@ export class Workspace {
   /** `tx` read as msgpack: records stored before record-codec.ts's layout. */
   private txLegacy!: Database<StoredRecord, [string, number]>;
   time!: Database<null, [string, number, number]>;
+  truns!: Database<Buffer, [string, number]>;
+  /** The time runs being built, by data key, until commit. */
+  private readonly runs = new Map<string, RunBuilder>();
   bodies!: Database<Buffer, [string, number, number]>;
   conns!: Database<StreamSummary, [string, string, number]>;
   /** One object for the workspace's life (summary writers hold it); reopen() refills it. */
@@ -122,6 +127,7 @@ export class Workspace {
     this.tx = this.root.openDB({ name: 'tx', encoding: 'binary' });
     this.txLegacy = this.root.openDB({ name: 'tx', mapsAsObjects: true } as { name: string });
     this.time = this.root.openDB({ name: 'time' });
+    this.truns = this.root.openDB({ name: 'truns', encoding: 'binary' });
     this.bodies = this.root.openDB({ name: 'bodies', encoding: 'binary' });
     this.conns = this.root.openDB({ name: 'conns' });
     this.summaryDbs.sum = this.root.openDB({ name: 'sum', encoding: 'binary' });
@@ -215,6 +221,12 @@ export class Workspace {
   /** Sequence numbers of a snapshot's transactions in time order. */
   *timeOrder(snapshot: string, opts: { from?: number; to?: number; reverse?: boolean } = {}): Generator<{ ts: number; seq: number }> {
     const key = this.keyOf(snapshot, true);
+    const runs: Float64Array[] = [];
+    for (const { value } of this.truns.getRange({ start: [key, -1], end: [key, Infinity] })) runs.push(decodeRun(value));
+    if (runs.length > 0) {
+      yield* mergeRuns(runs, opts.from ?? -Infinity, opts.to ?? Infinity, opts.reverse === true);
+      return;
+    }
     const lo: [string, number, number] = [key, opts.from ?? -Infinity, -1];
     const hi: [string, number, number] = [key, opts.to ?? Infinity, Infinity];
     const range = opts.reverse
@@ -256,7 +268,7 @@ export class Workspace {
   write(snapshot: string, seq: number, record: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): void {
     // Not awaited: lmdb-js batches these puts into few transactions, which is what makes import fast.
     void this.tx.put([snapshot, seq], encodeRecord(record));
-    void this.time.put([snapshot, record.timestamp, seq], null);
+    this.runOf(snapshot).add(seq, record.timestamp);
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }
@@ -264,9 +276,24 @@ export class Workspace {
   /** As write(), with the record already encoded (record-codec.ts; import's analysis thread does it). */
   writeEncoded(snapshot: string, seq: number, encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
     void this.tx.put([snapshot, seq], encoded);
-    void this.time.put([snapshot, timestamp, seq], null);
+    this.runOf(snapshot).add(seq, timestamp);
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
+  }
+
+  private runOf(key: string): RunBuilder {
+    let b = this.runs.get(key);
+    if (!b) {
+      b = new RunBuilder((chunk, run) => void this.truns.put([key, chunk], run));
+      this.runs.set(key, b);
+    }
+    return b;
+  }
+
+  /** The last, partial, time run of what was written under `key`. */
+  private finishRuns(key: string): void {
+    this.runs.get(key)?.flush();
+    this.runs.delete(key);
   }
 
   writeStream(snapshot: string, s: StreamSummary): void {
@@ -288,6 +315,7 @@ export class Workspace {
 
   /** Everything written so far is on disk; then the snapshot turns visible in one put. */
   async commit(meta: SnapshotMeta): Promise<void> {
+    this.finishRuns(meta.id);
     await this.tx.flushed;
     await this.summaryDbs.post.flushed;
     await this.snapshots.put(meta.id, { ...meta, state: 'ready', pid: null });
@@ -334,6 +362,7 @@ export class Workspace {
    * made from: if another re-dissection flipped first, this one is refused (and removed).
    */
   async commitGeneration(meta: SnapshotMeta, key: string, expected: string): Promise<void> {
+    this.finishRuns(key);
     await this.tx.flushed;
     await this.summaryDbs.post.flushed;
     let old: string | null = null;
@@ -364,10 +393,11 @@ export class Workspace {
 
   /** Everything keyed under one data key, in every data db. */
   private async removeData(key: string): Promise<void> {
+    this.runs.delete(key);
     const lo = [key];
     const hi = [`${key}\u0000`];
     const { sum, post, dict } = this.summaryDbs;
-    for (const db of [this.tx, this.time, this.bodies, this.conns, sum, post, dict] as Database<unknown, Key[]>[]) {
+    for (const db of [this.tx, this.time, this.truns, this.bodies, this.conns, sum, post, dict] as Database<unknown, Key[]>[]) {
       // In bounded transactions: one holding a large snapshot's every key would hold its pages dirty at once.
       // Whoever reads these keys is already gone (the meta no longer points at them), so no reader sees a half-removed set.
       for (let more = true; more;) {

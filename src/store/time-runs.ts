@@ -1,0 +1,128 @@
+/**
+ * The time index, in runs: the timestamps of each 4096 consecutive records (one summary chunk's
+ * rows), sorted, stored as one value. Listing in time order merges the runs. It replaced an
+ * LMDB key per record ([snapshot, ts, seq] -> null), which cost as much to write as the record
+ * itself: one put per 4096 records instead. Records arrive nearly in time order, so runs
+ * overlap little and the merge keeps few of them open at once.
+ */
+import { CHUNK_ROWS } from './summary.js';
+
+/** A run as stored: n (ts, seq) pairs as float64, sorted by ts then seq. */
+export function encodeRun(ts: Float64Array, seqs: Float64Array, n: number): Buffer {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => ts[a] - ts[b] || seqs[a] - seqs[b]);
+  const out = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = ts[order[i]];
+    out[2 * i + 1] = seqs[order[i]];
+  }
+  return Buffer.from(out.buffer, 0, out.byteLength);
+}
+
+export function decodeRun(b: Uint8Array): Float64Array {
+  // Copied: a Float64Array needs an 8-aligned offset, which LMDB's buffer does not promise.
+  const ab = new ArrayBuffer(b.byteLength);
+  new Uint8Array(ab).set(b);
+  return new Float64Array(ab);
+}
+
+/** Collects one data key's records into runs as they are written, in sequence order. */
+export class RunBuilder {
+  private readonly ts = new Float64Array(CHUNK_ROWS);
+  private readonly seqs = new Float64Array(CHUNK_ROWS);
+  private n = 0;
+  private chunk = -1;
+
+  /** `put` stores a finished run under its chunk number. */
+  constructor(private readonly put: (chunk: number, run: Buffer) => void) {}
+
+  add(seq: number, ts: number): void {
+    const chunk = Math.floor((seq - 1) / CHUNK_ROWS);
+    if (chunk !== this.chunk) {
+      this.flush();
+      this.chunk = chunk;
+    }
+    this.ts[this.n] = ts;
+    this.seqs[this.n] = seq;
+    this.n++;
+  }
+
+  flush(): void {
+    if (this.n > 0) this.put(this.chunk, encodeRun(this.ts, this.seqs, this.n));
+    this.n = 0;
+  }
+}
+
+/** First index of the run whose ts is >= t (n when none). */
+function lowerBound(run: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = run.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (run[2 * mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Last index + 1 of the run whose ts is <= t. */
+function upperBound(run: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = run.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (run[2 * mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface Cursor {
+  run: Float64Array;
+  at: number;
+  end: number;
+}
+
+/**
+ * Every (ts, seq) of the runs within [from, to], merged in (ts, seq) order, or the reverse:
+ * the order the per-record index gave. A binary heap of one cursor per run.
+ */
+export function* mergeRuns(runs: Float64Array[], from: number, to: number, reverse: boolean): Generator<{ ts: number; seq: number }> {
+  const heap: Cursor[] = [];
+  for (const run of runs) {
+    const lo = lowerBound(run, from);
+    const hi = upperBound(run, to);
+    if (lo >= hi) continue;
+    heap.push(reverse ? { run, at: hi - 1, end: lo - 1 } : { run, at: lo, end: hi });
+  }
+  const sign = reverse ? -1 : 1;
+  const before = (a: Cursor, b: Cursor): boolean => {
+    const d = a.run[2 * a.at] - b.run[2 * b.at] || a.run[2 * a.at + 1] - b.run[2 * b.at + 1];
+    return sign * d < 0;
+  };
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l], heap[m])) m = l;
+      if (r < heap.length && before(heap[r], heap[m])) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  while (heap.length > 0) {
+    const c = heap[0];
+    yield { ts: c.run[2 * c.at], seq: c.run[2 * c.at + 1] };
+    c.at += sign;
+    if (c.at === c.end) {
+      const last = heap.pop()!;
+      if (heap.length === 0) return;
+      heap[0] = last;
+    }
+    down(0);
+  }
+}
