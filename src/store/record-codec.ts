@@ -9,15 +9,17 @@
  * UTF-8) — most strings here are short ASCII, copied by a plain loop. Numbers that may be large,
  * fractional or null are f64 (null as NULL_NUMBER's bit pattern, a NaN no record holds). Header
  * fields: an HTTP/1 block kept raw (header-block.ts) is one string, split when read; a HeaderList
- * is a count and its pairs. What only some records carry (http2, grpc, dns, trailers, a body
- * filled in) goes in one msgpack map at the end: rare, nested, and not worth a layout.
+ * is a count and its pairs. DNS details have a layout too (a DNS capture is one record per
+ * query). What only some records carry (http2, grpc, trailers, a body filled in) goes in one
+ * msgpack map at the end: nested, and not worth a layout.
  *
  * MAGIC is 0xc1, the one byte msgpack never uses, so records stored before this layout (msgpack
  * maps) are told apart by their first byte and still read.
  */
 import { Packr } from 'msgpackr';
 import { parseHeaderBlock } from '../dissect/header-block.js';
-import type { Body, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, Protocol, TransactionRecord } from '../dissect/record.js';
+import type { DnsQuestion, DnsRecordInfo } from '../dissect/dns-message.js';
+import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, Protocol, TransactionRecord } from '../dissect/record.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 
@@ -36,6 +38,7 @@ const FAILED = 2;
 const UDP = 4;
 const HAS_EVIDENCE = 8;
 const HAS_EXTRAS = 16;
+const HAS_DNS = 32;
 
 const extrasPackr = new Packr({ useRecords: false });
 
@@ -43,7 +46,6 @@ const extrasPackr = new Packr({ useRecords: false });
 interface Extras {
   http2?: TransactionRecord['http2'];
   grpc?: TransactionRecord['grpc'];
-  dns?: TransactionRecord['dns'];
   trailers?: HeaderList;
   requestBody?: Body;
   responseBody?: Body;
@@ -170,14 +172,14 @@ function writeEndpoint(w: RecordWriter, e: Endpoint): void {
 
 /** Appends the record's bytes to `w`. */
 export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
-  const hasExtras = r.http2 !== undefined || r.grpc !== undefined || r.dns !== undefined || r.response?.trailers !== undefined
+  const hasExtras = r.http2 !== undefined || r.grpc !== undefined || r.response?.trailers !== undefined
     || r.request.body !== null || (r.response !== null && r.response.body !== null);
   const hasEvidence = r.evidence !== undefined;
   w.u8(MAGIC);
   w.u8(FORMAT);
   w.u8(PROTOCOLS.indexOf(r.protocol));
   w.u8((r.response ? HAS_RESPONSE : 0) | (r.failed ? FAILED : 0) | (r.stream.transport === 'udp' ? UDP : 0)
-    | (hasEvidence ? HAS_EVIDENCE : 0) | (hasExtras ? HAS_EXTRAS : 0));
+    | (hasEvidence ? HAS_EVIDENCE : 0) | (hasExtras ? HAS_EXTRAS : 0) | (r.dns ? HAS_DNS : 0));
   w.f64(r.timestamp);
   w.num(r.elapsedTime);
   w.num(r.responseTimestamp);
@@ -210,11 +212,11 @@ export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
   w.u32(r.notes.length);
   for (const n of r.notes) w.str(n);
   if (hasEvidence) w.str(r.evidence);
+  if (r.dns) writeDns(w, r.dns);
   if (hasExtras) {
     const x: Extras = {};
     if (r.http2) x.http2 = r.http2;
     if (r.grpc) x.grpc = r.grpc;
-    if (r.dns) x.dns = r.dns;
     if (r.response?.trailers) x.trailers = r.response.trailers;
     if (r.request.body) x.requestBody = r.request.body;
     if (r.response?.body) x.responseBody = r.response.body;
@@ -350,11 +352,11 @@ export function decodeRecord(b: Buffer): StoredRecord {
   for (let i = rd.u32(); i > 0; i--) notes.push(rd.text());
   const evidence = flags & HAS_EVIDENCE ? rd.str() : undefined;
   const r: StoredRecord = { protocol, timestamp, elapsedTime, responseTimestamp, src, dst, stream, request, response, status, failed: (flags & FAILED) !== 0, notes };
+  const dns = flags & HAS_DNS ? readDns(rd) : null;
   if (flags & HAS_EXTRAS) {
     const x = extrasPackr.unpack(rd.bytes()) as Extras;
     if (x.http2) r.http2 = x.http2;
     if (x.grpc) r.grpc = x.grpc;
-    if (x.dns) r.dns = x.dns;
     if (x.requestBody) request.body = x.requestBody;
     if (response) {
       if (x.trailers) {
@@ -366,6 +368,101 @@ export function decodeRecord(b: Buffer): StoredRecord {
       if (x.responseBody) response.body = x.responseBody;
     }
   }
+  // After http2 and grpc, before evidence: the order the dissectors and the pipeline set them in.
+  if (dns) r.dns = dns;
   if (evidence !== undefined) r.evidence = evidence;
   return r;
+}
+
+const DNS_FLAGS = ['authoritative', 'truncated', 'recursionDesired', 'recursionAvailable', 'authenticData', 'checkingDisabled'] as const;
+const FLAGS_PRESENT = 0x80;
+const ROLES: readonly DnsSearchPath['role'][] = ['expansion', 'answer', 'not-resolved'];
+
+function writeDnsRecords(w: RecordWriter, rs: DnsRecordInfo[]): void {
+  w.u32(rs.length);
+  for (const x of rs) {
+    w.str(x.name);
+    w.str(x.type);
+    w.str(x.class);
+    w.f64(x.ttl);
+    w.str(x.data);
+  }
+}
+
+function readDnsRecords(rd: Reader): DnsRecordInfo[] {
+  const out: DnsRecordInfo[] = [];
+  for (let i = rd.u32(); i > 0; i--) out.push({ name: rd.text(), type: rd.text(), class: rd.text(), ttl: rd.f64(), data: rd.text() });
+  return out;
+}
+
+function writeDns(w: RecordWriter, d: DnsInfo): void {
+  w.f64(d.id);
+  w.str(d.opcode);
+  w.u8(d.transport === 'udp' ? 0 : 1);
+  w.u32(d.questions.length);
+  for (const q of d.questions) {
+    w.str(q.name);
+    w.str(q.type);
+    w.str(q.class);
+  }
+  writeDnsRecords(w, d.answers);
+  writeDnsRecords(w, d.authorities);
+  writeDnsRecords(w, d.additionals);
+  w.str(d.rcode);
+  let f = 0;
+  if (d.flags) {
+    f = FLAGS_PRESENT;
+    for (let i = 0; i < DNS_FLAGS.length; i++) if (d.flags[DNS_FLAGS[i]]) f |= 1 << i;
+  }
+  w.u8(f);
+  if (d.edns) {
+    w.u8(1);
+    w.f64(d.edns.udpPayloadSize);
+    w.u8(d.edns.dnssecOk ? 1 : 0);
+    w.f64(d.edns.version);
+    w.u32(d.edns.options.length);
+    for (const o of d.edns.options) w.str(o);
+  } else w.u8(0);
+  w.f64(d.retries);
+  w.f64(d.queryLength);
+  w.f64(d.responseLength);
+  if (d.searchPath) {
+    w.u8(1 + ROLES.indexOf(d.searchPath.role));
+    w.str(d.searchPath.base);
+    w.str(d.searchPath.resolvedAs);
+  } else w.u8(0);
+}
+
+function readDns(rd: Reader): DnsInfo {
+  const id = rd.f64();
+  const opcode = rd.text();
+  const transport = rd.u8() === 0 ? 'udp' as const : 'tcp' as const;
+  const questions: DnsQuestion[] = [];
+  for (let i = rd.u32(); i > 0; i--) questions.push({ name: rd.text(), type: rd.text(), class: rd.text() });
+  const answers = readDnsRecords(rd);
+  const authorities = readDnsRecords(rd);
+  const additionals = readDnsRecords(rd);
+  const rcode = rd.str();
+  const f = rd.u8();
+  const flags = f & FLAGS_PRESENT
+    ? {
+        authoritative: (f & 1) !== 0, truncated: (f & 2) !== 0, recursionDesired: (f & 4) !== 0,
+        recursionAvailable: (f & 8) !== 0, authenticData: (f & 16) !== 0, checkingDisabled: (f & 32) !== 0,
+      }
+    : null;
+  let edns: DnsInfo['edns'] = null;
+  if (rd.u8() === 1) {
+    const udpPayloadSize = rd.f64();
+    const dnssecOk = rd.u8() === 1;
+    const version = rd.f64();
+    const options: string[] = [];
+    for (let i = rd.u32(); i > 0; i--) options.push(rd.text());
+    edns = { udpPayloadSize, dnssecOk, version, options };
+  }
+  const retries = rd.f64();
+  const queryLength = rd.f64();
+  const responseLength = rd.f64();
+  const role = rd.u8();
+  const searchPath = role > 0 ? { base: rd.text(), role: ROLES[role - 1], resolvedAs: rd.str() } : null;
+  return { id, opcode, transport, questions, answers, authorities, additionals, rcode, flags, edns, retries, queryLength, responseLength, searchPath };
 }
