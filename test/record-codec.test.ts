@@ -18,7 +18,8 @@ import { endpoint, type DissectedTransaction } from '../src/dissect/record.js';
 import { Enricher } from '../src/k8s/enrich.js';
 import { IdentityResolver } from '../src/k8s/identity.js';
 import { snapshotManifest } from '../src/store/manifests.js';
-import { decodeRecord, encodeRecord, isLayoutRecord, type StoredRecord } from '../src/store/record-codec.js';
+import { INLINE_BODY_MAX, decodeRecord, encodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, type StoredRecord } from '../src/store/record-codec.js';
+import type { SnapshotMeta } from '../src/store/snapshot.js';
 import { Workspace } from '../src/store/workspace.js';
 import { corpusDir, corpusSkip, fixturesDir } from './support/paths.js';
 
@@ -139,6 +140,45 @@ describe('record layout: corners', () => {
       requestMessages: 1, responseMessages: 0, messages: [{ from: 'client', ts: 1, compressed: false, size: 5, offset: 0 }],
     };
     assertRoundTrip(r, 'grpc');
+  });
+
+  it('bodies up to INLINE_BODY_MAX ride in the record, larger ones are left to the caller', () => {
+    const r = baseRecord();
+    const small = Buffer.from('{"ok":true}');
+    const big = Buffer.alloc(INLINE_BODY_MAX + 1, 0x61);
+    const both = encodeRecordWithBodies(r, small, Buffer.alloc(INLINE_BODY_MAX, 0x62));
+    assert.deepEqual(both.inlined, { request: true, response: true });
+    assert.deepEqual(inlineBody(both.bytes, 'request'), small);
+    assert.deepEqual(inlineBody(both.bytes, 'response'), Buffer.alloc(INLINE_BODY_MAX, 0x62));
+    assert.deepEqual(decodeRecord(both.bytes), r);
+    const one = encodeRecordWithBodies(r, big, small);
+    assert.deepEqual(one.inlined, { request: false, response: true });
+    assert.equal(inlineBody(one.bytes, 'request'), null);
+    assert.deepEqual(inlineBody(one.bytes, 'response'), small);
+    const none = encodeRecordWithBodies(r, Buffer.alloc(0), null);
+    assert.deepEqual(none.inlined, { request: false, response: false });
+    assert.equal(inlineBody(none.bytes, 'response'), null);
+  });
+
+  it('the workspace hands back bodies wherever they were kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podcap-codec-'));
+    const ws = await Workspace.open(dir);
+    try {
+      const small = Buffer.from('small body');
+      const big = Buffer.alloc(INLINE_BODY_MAX * 3, 0x63);
+      const meta = { id: 'bodies01', name: null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid, protoDirs: [], sources: [], files: [], skipped: [], inputNotes: [], transactions: 2, firstTs: null, lastTs: null, podcapVersion: 'test', kubernetes: null, resolution: null } as unknown as SnapshotMeta;
+      await ws.begin(meta);
+      ws.write('bodies01', 1, baseRecord(), small, big);
+      ws.write('bodies01', 2, baseRecord(), null, null);
+      await ws.commit(meta);
+      assert.deepEqual(ws.getBody('bodies01', 1, 'request'), small);
+      assert.deepEqual(ws.getBody('bodies01', 1, 'response'), big);
+      assert.equal(ws.getBody('bodies01', 2, 'response'), null);
+      assert.deepEqual(ws.getRecord('bodies01', 2)?.request.method, 'POST');
+    } finally {
+      await ws.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a record stored as a msgpack map, before the layout, is still read', async () => {

@@ -39,6 +39,20 @@ const UDP = 4;
 const HAS_EVIDENCE = 8;
 const HAS_EXTRAS = 16;
 const HAS_DNS = 32;
+const INLINE_REQUEST_BODY = 64;
+const INLINE_RESPONSE_BODY = 128;
+
+/**
+ * Bodies up to this size are kept at the end of their record's value rather than under keys of
+ * their own: most API bodies are small, and a put per body cost as much as the record's own.
+ */
+export const INLINE_BODY_MAX = 2048;
+
+/** Which bodies encodeRecordInto kept in the record (the caller stores the others apart). */
+export interface Inlined {
+  request: boolean;
+  response: boolean;
+}
 
 const extrasPackr = new Packr({ useRecords: false });
 
@@ -170,8 +184,13 @@ function writeEndpoint(w: RecordWriter, e: Endpoint): void {
   w.str(e.dns);
 }
 
-/** Appends the record's bytes to `w`. */
-export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
+function inlinable(b: Buffer | null): b is Buffer {
+  return b !== null && b.length > 0 && b.length <= INLINE_BODY_MAX;
+}
+
+/** Appends the record's bytes to `w`, with the bodies that are small enough; says which. */
+export function encodeRecordInto(w: RecordWriter, r: StoredRecord, requestBody: Buffer | null = null, responseBody: Buffer | null = null): Inlined {
+  const inlined = { request: inlinable(requestBody), response: inlinable(responseBody) };
   const hasExtras = r.http2 !== undefined || r.grpc !== undefined || r.response?.trailers !== undefined
     || r.request.body !== null || (r.response !== null && r.response.body !== null);
   const hasEvidence = r.evidence !== undefined;
@@ -179,7 +198,8 @@ export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
   w.u8(FORMAT);
   w.u8(PROTOCOLS.indexOf(r.protocol));
   w.u8((r.response ? HAS_RESPONSE : 0) | (r.failed ? FAILED : 0) | (r.stream.transport === 'udp' ? UDP : 0)
-    | (hasEvidence ? HAS_EVIDENCE : 0) | (hasExtras ? HAS_EXTRAS : 0) | (r.dns ? HAS_DNS : 0));
+    | (hasEvidence ? HAS_EVIDENCE : 0) | (hasExtras ? HAS_EXTRAS : 0) | (r.dns ? HAS_DNS : 0)
+    | (inlined.request ? INLINE_REQUEST_BODY : 0) | (inlined.response ? INLINE_RESPONSE_BODY : 0));
   w.f64(r.timestamp);
   w.num(r.elapsedTime);
   w.num(r.responseTimestamp);
@@ -222,15 +242,23 @@ export function encodeRecordInto(w: RecordWriter, r: StoredRecord): void {
     if (r.response?.body) x.responseBody = r.response.body;
     w.bytes(extrasPackr.pack(x));
   }
+  if (inlined.request) w.bytes(requestBody!);
+  if (inlined.response) w.bytes(responseBody!);
+  return inlined;
 }
 
 const shared = new RecordWriter();
 
 /** The record's bytes, in a Buffer of their own. */
 export function encodeRecord(r: StoredRecord): Buffer {
+  return encodeRecordWithBodies(r, null, null).bytes;
+}
+
+/** The record's bytes in a Buffer of their own, with the bodies small enough to go in it. */
+export function encodeRecordWithBodies(r: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): { bytes: Buffer; inlined: Inlined } {
   shared.pos = 0;
-  encodeRecordInto(shared, r);
-  return Buffer.from(shared.buf.subarray(0, shared.pos));
+  const inlined = encodeRecordInto(shared, r, requestBody, responseBody);
+  return { bytes: Buffer.from(shared.buf.subarray(0, shared.pos)), inlined };
 }
 
 /** Whether the stored value is in this layout (else it is a msgpack map from before it). */
@@ -323,7 +351,22 @@ function readEndpoint(rd: Reader): Endpoint {
 
 /** The record as it was encoded, with every header list split: what readers of records see. */
 export function decodeRecord(b: Buffer): StoredRecord {
+  return readRecord(new Reader(b));
+}
+
+/** A body kept in the record's value (INLINE_BODY_MAX), else null. */
+export function inlineBody(b: Buffer, side: 'request' | 'response'): Buffer | null {
+  const flags = b[3];
+  const want = side === 'request' ? INLINE_REQUEST_BODY : INLINE_RESPONSE_BODY;
+  if ((flags & want) === 0) return null;
+  // The bodies follow the record: read past it.
   const rd = new Reader(b);
+  readRecord(rd);
+  if (side === 'response' && flags & INLINE_REQUEST_BODY) rd.bytes();
+  return Buffer.from(rd.bytes());
+}
+
+function readRecord(rd: Reader): StoredRecord {
   const protocol = PROTOCOLS[rd.u8()];
   const flags = rd.u8();
   const timestamp = rd.f64();

@@ -28,7 +28,7 @@ import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 import { RunBuilder, decodeRun, mergeRuns } from './time-runs.js';
-import { decodeRecord, encodeRecord, isLayoutRecord, type StoredRecord } from './record-codec.js';
+import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, type StoredRecord } from './record-codec.js';
 
 export type { StoredRecord };
 export type BodySide = 'request' | 'response';
@@ -215,7 +215,13 @@ export class Workspace {
   }
 
   getBody(snapshot: string, seq: number, side: BodySide): Buffer | null {
-    return this.read(snapshot, (k) => this.bodies.get([k, seq, side === 'request' ? 0 : 1])) ?? null;
+    return this.read(snapshot, (k) => {
+      const apart = this.bodies.get([k, seq, side === 'request' ? 0 : 1]);
+      if (apart) return apart;
+      // Small bodies live in their record's value (record-codec.ts INLINE_BODY_MAX).
+      const rec = this.tx.get([k, seq]);
+      return rec && isLayoutRecord(rec) ? inlineBody(rec, side) ?? undefined : undefined;
+    }) ?? null;
   }
 
   /** Sequence numbers of a snapshot's transactions in time order. */
@@ -267,13 +273,14 @@ export class Workspace {
 
   write(snapshot: string, seq: number, record: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): void {
     // Not awaited: lmdb-js batches these puts into few transactions, which is what makes import fast.
-    void this.tx.put([snapshot, seq], encodeRecord(record));
-    this.runOf(snapshot).add(seq, record.timestamp);
-    if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
-    if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
+    const { bytes, inlined } = encodeRecordWithBodies(record, requestBody, responseBody);
+    this.writeEncoded(snapshot, seq, bytes, record.timestamp, inlined.request ? null : requestBody, inlined.response ? null : responseBody);
   }
 
-  /** As write(), with the record already encoded (record-codec.ts; import's analysis thread does it). */
+  /**
+   * As write(), with the record already encoded (record-codec.ts; import's analysis thread does
+   * it), and only the bodies the encoding did not keep in the record.
+   */
   writeEncoded(snapshot: string, seq: number, encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
     void this.tx.put([snapshot, seq], encoded);
     this.runOf(snapshot).add(seq, timestamp);
