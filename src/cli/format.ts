@@ -49,8 +49,8 @@ export function callRow(r: TransactionRecord): string[] {
     what.length > 70 ? `${what.slice(0, 67)}...` : what,
     r.failed ? `${status} ✗` : status,
     ms(r.elapsedTime),
-    // For a failure, why it failed says more than what was odd.
-    [r.evidence, ...r.notes].filter((x) => x).join('; '),
+    // For a failure, why it failed says more than what was odd; a note it already says is not repeated.
+    [r.evidence, ...r.notes.filter((n) => n !== r.evidence)].filter((x) => x).join('; '),
   ];
 }
 
