@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureError, fileSource, listCaptureSources } from '../src/capture/index.js';
@@ -15,6 +15,7 @@ import { importSnapshot, type ImportOptions } from '../src/store/import.js';
 import { dissectionSettings } from '../src/config/apply.js';
 import { DEFAULT_SETTINGS } from '../src/config/schema.js';
 import type { SnapshotMeta } from '../src/store/snapshot.js';
+import { CHUNK_ROWS } from '../src/store/summary.js';
 import { Workspace } from '../src/store/workspace.js';
 import { fixturesDir } from './support/paths.js';
 
@@ -49,6 +50,35 @@ function stored(ws: Workspace, meta: SnapshotMeta): Stored {
   };
 }
 
+/**
+ * A classic little-endian µs Ethernet pcap played `times` times over, each copy after the last in
+ * time and between other IPv4 addresses (the second octet moved: no copy continues another's
+ * connections): more calls than a summary chunk holds, from real traffic.
+ */
+function replayed(pcap: Buffer, times: number): Buffer {
+  const packets: Array<[number, Buffer]> = [];
+  for (let at = 24; at + 16 <= pcap.length;) {
+    const len = pcap.readUInt32LE(at + 8);
+    packets.push([pcap.readUInt32LE(at) * 1e6 + pcap.readUInt32LE(at + 4), pcap.subarray(at, at + 16 + len)]);
+    at += 16 + len;
+  }
+  const span = packets[packets.length - 1][0] - packets[0][0] + 60e6;
+  const out: Buffer[] = [pcap.subarray(0, 24)];
+  for (let k = 0; k < times; k++) {
+    for (const [us, rest] of packets) {
+      const t = us + k * span;
+      const copy = Buffer.from(rest);
+      copy.writeUInt32LE(Math.floor(t / 1e6), 0);
+      copy.writeUInt32LE(t % 1e6, 4);
+      if (copy.readUInt16BE(16 + 12) === 0x0800) {
+        for (const at of [16 + 14 + 13, 16 + 14 + 17]) copy[at] = (copy[at] + k) & 0xff;
+      }
+      out.push(copy);
+    }
+  }
+  return Buffer.concat(out);
+}
+
 describe('import on two threads stores what import on one does', () => {
   let dir: string;
   let ws: Workspace;
@@ -70,12 +100,20 @@ describe('import on two threads stores what import on one does', () => {
     ['two nodes, one pcapng, with a VXLAN underlay', [join(fixturesDir, 'nodes')]],
     ['a capture cut short (imported with damage counted)', [join(fixturesDir, 'damaged', 'cut.pcap')]],
   ];
-  for (const [name, paths, opts] of cases) {
+  const many = (): string => {
+    const file = join(dir, 'replayed.pcap');
+    writeFileSync(file, replayed(readFileSync(join(fixturesDir, 'sample', 'capture.pcap')), 8));
+    return file;
+  };
+  cases.push(['the sample incident played 8 times over: summary chunks cross between the threads', [], { name: 'many' }]);
+  for (const [name, given, opts] of cases) {
     it(name, async () => {
+      const paths = opts?.name === 'many' ? [many()] : given;
       const one = await importSnapshot(ws, paths, { ...opts, thread: 'never' });
       const two = await importSnapshot(ws, paths, { ...opts, thread: 'always', exclusive: true });
       assert.ok(one.transactions > 0 || name.includes('cut'), 'the fixture has transactions');
       if (opts?.config) assert.ok(one.report.failed > 0, 'the rules made some calls failed');
+      if (opts?.name === 'many') assert.ok(one.transactions > CHUNK_ROWS, `${one.transactions} calls: more than a chunk`);
       const a = stored(ws, one);
       const b = stored(ws, two);
       assert.deepEqual(b.meta, a.meta);
@@ -99,7 +137,7 @@ describe('import on two threads stores what import on one does', () => {
       assert.fail('the pass should fail');
     };
     const single = await outcome(() => analyzeCaptures([gone], () => undefined, DEFAULT_ANALYSIS_OPTIONS));
-    const threaded = await outcome(() => analyzeInThread([gone], null, { http: "5xx", rules: [] }, DEFAULT_ANALYSIS_OPTIONS, { store: () => undefined, onStream: () => undefined }));
+    const threaded = await outcome(() => analyzeInThread([gone], null, { http: "5xx", rules: [] }, DEFAULT_ANALYSIS_OPTIONS, { store: () => undefined, chunk: () => undefined, onStream: () => undefined }));
     assert.ok(single instanceof CaptureError, String(single));
     assert.ok(threaded instanceof CaptureError, String(threaded));
     assert.equal(threaded.message, single.message);
@@ -113,6 +151,7 @@ describe('import on two threads stores what import on one does', () => {
         store: () => {
           throw new Error('disk full');
         },
+        chunk: () => undefined,
         onStream: () => undefined,
       }),
       /disk full/,

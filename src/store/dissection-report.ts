@@ -47,12 +47,33 @@ function protocolOf(found: string): string | null {
   return m ? m[1] : null;
 }
 
-export class DissectionReportBuilder {
+/** What the builder has counted before finish: import's analysis thread counts, the main thread finishes. */
+export interface DissectionTally {
   /** Transactions per connection or flow ("tcp:12"), by protocol, until its summary tells its file. */
-  private readonly perStream = new Map<string, Record<string, number>>();
-  private readonly streamFile = new Map<string, number>();
-  private readonly found: Array<{ file: number; found: string }> = [];
-  private readonly failed: Record<string, number> = {};
+  perStream: Map<string, Record<string, number>>;
+  streamFile: Map<string, number>;
+  found: Array<{ file: number; found: string }>;
+  failed: Record<string, number>;
+}
+
+export class DissectionReportBuilder {
+  private readonly perStream: Map<string, Record<string, number>>;
+  private readonly streamFile: Map<string, number>;
+  private readonly found: Array<{ file: number; found: string }>;
+  private readonly failed: Record<string, number>;
+
+  /** From scratch, or going on from a tally made elsewhere. */
+  constructor(from?: DissectionTally) {
+    this.perStream = from?.perStream ?? new Map();
+    this.streamFile = from?.streamFile ?? new Map();
+    this.found = from?.found ?? [];
+    this.failed = from?.failed ?? {};
+  }
+
+  /** What has been counted so far (structured-cloneable: it crosses between threads). */
+  tally(): DissectionTally {
+    return { perStream: this.perStream, streamFile: this.streamFile, found: this.found, failed: this.failed };
+  }
 
   transaction(t: DissectedTransaction): void {
     const r = t.record;

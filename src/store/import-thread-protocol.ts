@@ -4,11 +4,15 @@ import type { FailureSettings } from '../dissect/failure-policy.js';
 import type { AnalysisOptions, AnalysisResult } from '../dissect/pipeline.js';
 import type { ResolutionReport } from '../k8s/enrich.js';
 import type { ClusterModel } from '../k8s/model.js';
+import type { DissectionTally } from './dissection-report.js';
+import type { SummaryDictionaries } from './summary-format.js';
 
 /** Items in a batch, in the order the pipeline produced them. */
 export const ITEM_TX = 0;
 export const ITEM_STREAM = 1;
 export const ITEM_PROGRESS = 2;
+/** A finished summary chunk (SummaryChunk), before the record that starts the next one. */
+export const ITEM_CHUNK = 3;
 
 /** A batch is sent at this many items or about this many bytes, whichever comes first. */
 export const BATCH_ITEMS = 512;
@@ -31,5 +35,14 @@ export interface ThreadWorkerData {
 
 export type ThreadMessage =
   | { type: 'batch'; buf: Uint8Array }
-  | { type: 'done'; result: AnalysisResult; resolution: ResolutionReport; failedDelta: number }
+  | { type: 'done'; result: AnalysisResult; resolution: ResolutionReport; failedDelta: number; end: ThreadTally }
   | { type: 'error'; name: string; message: string; stack: string; path?: string };
+
+/** What the analysis thread counted over the whole pass, sent with 'done'. */
+export interface ThreadTally {
+  dissection: DissectionTally;
+  dictionaries: SummaryDictionaries;
+  /** The earliest and latest record timestamps (null: no records). */
+  firstTs: number | null;
+  lastTs: number | null;
+}

@@ -1,9 +1,10 @@
 /**
  * Import on two cores: a worker thread (import-worker.ts) reads the captures, reassembles TCP,
- * dissects, names endpoints and encodes each record as it will be stored, while this thread
- * writes to LMDB and builds the summary. `store` is called here with each record in exactly the
- * order a single-threaded pass produces them, so sequence numbers, the summary and every count
- * are the same either way (test/import-thread.test.ts compares the two).
+ * dissects, names endpoints, builds the summary, counts the dissection report and encodes each
+ * record as it will be stored, while this thread only writes to LMDB what it is handed: it never
+ * decodes a record. `store` is called here with each record in exactly the order a
+ * single-threaded pass produces them, so sequence numbers, the summary and every count are the
+ * same either way (test/import-thread.test.ts compares the two).
  *
  * A failing pass rejects with the worker's error (a CaptureError stays one); a throwing `store`
  * stops the worker.
@@ -15,18 +16,23 @@ import type { AnalysisOptions, AnalysisResult, StreamSummary } from '../dissect/
 import type { ResolutionReport } from '../k8s/enrich.js';
 import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
-import { ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { ITEM_CHUNK, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, type ThreadMessage, type ThreadTally, type ThreadWorkerData } from './import-thread-protocol.js';
+import type { IndexField, PostingList, SummaryChunk } from './summary-format.js';
 
 const WORKER = new URL('./import-worker.js', import.meta.url);
 
+/** Postings travel flat (field, value, rows, field, ...): no map per posting list to decode. */
 type Item =
-  | [typeof ITEM_TX, Buffer, Buffer | null, Buffer | null]
+  | [typeof ITEM_TX, Buffer, number, Buffer | null, Buffer | null]
+  | [typeof ITEM_CHUNK, number, Buffer, Array<IndexField | string | number | Buffer>]
   | [typeof ITEM_STREAM, StreamSummary]
   | [typeof ITEM_PROGRESS, number, string];
 
 export interface ThreadedImport {
-  /** A record, enriched and encoded as stored (plain msgpack), and its bodies. */
-  store: (encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null) => void;
+  /** A record, enriched and encoded as stored (plain msgpack), its timestamp, and its bodies. */
+  store: (encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null) => void;
+  /** A finished summary chunk, after the records in it and before any record after them. */
+  chunk: (c: SummaryChunk) => void;
   onStream: (s: StreamSummary) => void;
   /**
    * Called after each batch has been stored; the next batch waits for what it returns (the
@@ -47,6 +53,14 @@ export interface ThreadedResult {
   resolution: ResolutionReport;
   /** Calls the failure rules turned failed (FailurePolicy.apply's sum). */
   failedDelta: number;
+  /** The summary's dictionaries, the dissection report's counts and the time extent. */
+  end: ThreadTally;
+}
+
+function chunkOf(n: number, columns: Buffer, flat: Array<IndexField | string | number | Buffer>): SummaryChunk {
+  const postings: PostingList[] = [];
+  for (let i = 0; i < flat.length; i += 3) postings.push({ field: flat[i] as IndexField, value: flat[i + 1] as string | number, rows: flat[i + 2] as Buffer });
+  return { chunk: n, columns, postings };
 }
 
 export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
@@ -71,7 +85,8 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
       // A Buffer view, so that records and bodies come out as Buffers (views of this batch).
       const items = unpackr.unpack(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as Item[];
       for (const it of items) {
-        if (it[0] === ITEM_TX) to.store(it[1], it[2], it[3]);
+        if (it[0] === ITEM_TX) to.store(it[1], it[2], it[3], it[4]);
+        else if (it[0] === ITEM_CHUNK) to.chunk(chunkOf(it[1], it[2], it[3]));
         else if (it[0] === ITEM_STREAM) to.onStream(it[1]);
         else opts.onProgress?.(it[1], it[2]);
       }
@@ -93,7 +108,7 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
               Atomics.sub(counter, 0, 1);
               Atomics.notify(counter, 0);
             }
-          } else if (m.type === 'done') settle(null, { result: m.result, resolution: m.resolution, failedDelta: m.failedDelta });
+          } else if (m.type === 'done') settle(null, { result: m.result, resolution: m.resolution, failedDelta: m.failedDelta, end: m.end });
           else settle(rebuildError(m));
         }
       } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * The import's analysis thread (see import-thread.ts): reads and dissects the captures, names the
- * endpoints, and encodes each record as the workspace stores it, then hands records, bodies and
- * connection summaries to the main thread in order, in batches. It blocks while the main thread
+ * endpoints, builds the summary and the dissection report's counts, and encodes each record as
+ * the workspace stores it, then hands records, bodies, summary chunks and connection summaries to
+ * the main thread in order, in batches. It blocks while the main thread
  * is MAX_IN_FLIGHT batches behind, so what waits between the threads stays bounded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,7 +13,10 @@ import { encodeRecord } from './record-codec.js';
 import { FailurePolicy } from '../dissect/failure-policy.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
-import { BATCH_BYTES, BATCH_ITEMS, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { BATCH_BYTES, BATCH_ITEMS, ITEM_CHUNK, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { DissectionReportBuilder } from './dissection-report.js';
+import { SummaryBuilder } from './summary-builder.js';
+import type { SummaryChunk } from './summary-format.js';
 
 const data = workerData as ThreadWorkerData;
 const port = parentPort!;
@@ -22,6 +26,10 @@ const batchPackr = new Packr({ useRecords: false });
 const enricher = new Enricher(data.model ? new IdentityResolver(data.model) : null);
 const policy = new FailurePolicy(data.failed);
 let failedDelta = 0;
+const dissection = new DissectionReportBuilder();
+let seq = 0;
+let firstTs: number | null = null;
+let lastTs: number | null = null;
 
 let items: unknown[] = [];
 let bytes = 0;
@@ -46,23 +54,43 @@ function push(item: unknown, size: number): void {
   if (items.length >= BATCH_ITEMS || bytes >= BATCH_BYTES) post();
 }
 
+function pushChunk(c: SummaryChunk): void {
+  const flat: unknown[] = [];
+  for (const p of c.postings) flat.push(p.field, p.value, p.rows);
+  push([ITEM_CHUNK, c.chunk, c.columns, flat], c.columns.length + c.postings.length * 32);
+}
+
+const summary = new SummaryBuilder(pushChunk);
+
 const sink = (t: DissectedTransaction): void => {
-  // As dissectInto's sink does on one thread: named, then judged by the failure rules, then encoded.
-  enricher.apply(t.record);
+  // As dissectInto's sink does on one thread: named, then judged by the failure rules, then
+  // counted and summarised, then encoded.
+  const r = t.record;
+  enricher.apply(r);
   if (!policy.trivial) failedDelta += policy.apply(t);
+  dissection.transaction(t);
+  const ts = r.timestamp;
+  if (firstTs === null || ts < firstTs) firstTs = ts;
+  if (lastTs === null || ts > lastTs) lastTs = ts;
+  // Before the record is pushed: a chunk the record closes goes ahead of it, as the records in it did.
+  summary.add(++seq, r);
   // Stored exactly as encoded here.
-  const encoded = encodeRecord(t.record);
-  push([ITEM_TX, encoded, t.requestBody, t.responseBody], encoded.length + (t.requestBody?.length ?? 0) + (t.responseBody?.length ?? 0));
+  const encoded = encodeRecord(r);
+  push([ITEM_TX, encoded, ts, t.requestBody, t.responseBody], encoded.length + (t.requestBody?.length ?? 0) + (t.responseBody?.length ?? 0));
 };
 
 async function run(): Promise<void> {
   const result = await analyzeCaptures(data.sources, sink, {
     ...data.options,
-    onStream: (s: StreamSummary) => push([ITEM_STREAM, s], 512),
+    onStream: (s: StreamSummary) => {
+      dissection.stream(s);
+      push([ITEM_STREAM, s], 512);
+    },
     onProgress: data.progress ? (n: number, file: string) => push([ITEM_PROGRESS, n, file], 64) : undefined,
   });
+  const dictionaries = summary.finish();
   post();
-  const m: ThreadMessage = { type: 'done', result, resolution: enricher.report(), failedDelta };
+  const m: ThreadMessage = { type: 'done', result, resolution: enricher.report(), failedDelta, end: { dissection: dissection.tally(), dictionaries, firstTs, lastTs } };
   port.postMessage(m);
 }
 

@@ -9,7 +9,6 @@ import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
 import type { SnapshotMeta } from './snapshot.js';
 import type { Workspace } from './workspace.js';
-import { decodeRecord } from './record-codec.js';
 import type { ClusterModel } from '../k8s/model.js';
 import { analyzeInThread } from './import-thread.js';
 import { Enricher } from '../k8s/enrich.js';
@@ -103,17 +102,13 @@ export interface PassOptions {
 export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions = { threaded: null, reopen: false }): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const policy = new FailurePolicy(settings.failed);
-  const dissection = new DissectionReportBuilder();
+  let dissection = new DissectionReportBuilder();
   let seq = 0;
   let failedDelta = 0;
   const summary = ws.summaryWriter(key);
   const seen = (ts: number): void => {
     if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
     if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
-  };
-  const onStream = (st: StreamSummary): void => {
-    dissection.stream(st);
-    ws.writeStream(key, st);
   };
   // Header blocks stay raw as far as the store, which splits them when a record is read.
   const analysis = { ...analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base), rawHeaders: true };
@@ -129,20 +124,20 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
   let result: AnalysisResult;
   const threaded = pass.threaded;
   if (threaded) {
-    // Naming, the failure rules and encoding happen in the thread; here, in the same order, the rest.
+    // Everything but the writing happens in the thread (naming, failure rules, summary, counts):
+    // this thread's share is LMDB's puts, so that LMDB's own write thread has the rest of the core.
     const r = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
-      store: (encoded, requestBody, responseBody) => {
-        seq++;
-        // Decoded here for the summary, the report and the time index; stored as encoded.
-        const record = decodeRecord(encoded);
-        dissection.transaction({ record, requestBody, responseBody });
-        seen(record.timestamp);
-        ws.writeEncoded(key, seq, encoded, record.timestamp, requestBody, responseBody);
-        summary.add(seq, record);
+      store: (encoded, timestamp, requestBody, responseBody) => {
+        ws.writeEncoded(key, ++seq, encoded, timestamp, requestBody, responseBody);
       },
-      onStream,
+      chunk: (c) => summary.chunk(c),
+      onStream: (st) => ws.writeStream(key, st),
       betweenBatches: relieve,
     });
+    dissection = new DissectionReportBuilder(r.end.dissection);
+    summary.dictionaries(r.end.dictionaries);
+    if (r.end.firstTs !== null) seen(r.end.firstTs);
+    if (r.end.lastTs !== null) seen(r.end.lastTs);
     result = r.result;
     failedDelta = r.failedDelta;
     meta.resolution = r.resolution;
@@ -156,15 +151,19 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
       ws.write(key, seq, t.record, t.requestBody, t.responseBody);
       summary.add(seq, t.record);
     };
+    const onStream = (st: StreamSummary): void => {
+      dissection.stream(st);
+      ws.writeStream(key, st);
+    };
     result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream, betweenChunks: relieve });
     meta.resolution = enricher.report();
+    summary.finish();
   }
   meta.files = result.files;
   meta.report = result.report;
   meta.report.failed += failedDelta;
   meta.transactions = seq;
   meta.dissection = dissection.finish(result.report, result.files, meta.sources.map((s) => s.name), meta.skipped, settings.protocols);
-  summary.finish();
 }
 
 export async function importSnapshot(ws: Workspace, paths: string[], opts: ImportOptions = {}): Promise<SnapshotMeta> {
