@@ -3,105 +3,25 @@
  * on each finished chunk, and the dictionaries at the end. Import runs it in whichever thread
  * sees the records before they are encoded (its analysis thread, when there is one), so that the
  * thread writing to LMDB never decodes a record.
+ *
+ * Most calls repeat what the last call on their connection was filed under (the same two ends,
+ * often the same operation), so each connection remembers it: a row then costs a few string
+ * comparisons instead of labels built, joined and hashed again.
  */
-import type { TransactionRecord } from '../dissect/record.js';
+import type { Endpoint } from '../dissect/record.js';
 import { pathTemplate } from '../dissect/path-template.js';
-import { forEachHeaderName } from '../dissect/header-block.js';
 import {
-  AUTH_API_KEY, AUTH_BASIC, AUTH_BEARER, AUTH_COOKIE, AUTH_OTHER, CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS,
+  CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS,
   emptyColumns, encodeChunk, type EdgeKey, type EndpointKey, type IndexField, type PostingList, type SummaryChunk, type SummaryDictionaries,
 } from './summary-format.js';
+import { HeaderKinds, authOf, destinationLabel, endpointParts, sameEnd, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
 
-function destinationLabel(e: TransactionRecord['dst']): string {
-  if (e.service) return `${e.service.namespace}/${e.service.name}`;
-  if (e.workload && e.namespace) return `${e.namespace}/${e.workload.name}`;
-  if (e.name) return e.namespace ? `${e.namespace}/${e.name}` : e.name;
-  if (e.dns) return e.dns;
-  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
-}
-
-/** A client is named by its workload (its pods are one client), else as its destination would be, without the port. */
-function sourceLabel(e: TransactionRecord['src']): string {
-  if (e.workload && e.namespace) return `${e.namespace}/${e.workload.name}`;
-  if (e.name) return e.namespace ? `${e.namespace}/${e.name}` : e.name;
-  if (e.dns) return e.dns;
-  return e.ip;
-}
-
-function workloadLabel(e: TransactionRecord['src']): string {
-  return e.workload ? `${e.namespace ?? ''}/${e.workload.name}` : '';
-}
-
-/** What endpoint a call is to; `templates` turns an HTTP path into its template. */
-function endpointParts(r: Omit<TransactionRecord, 'id' | 'snapshot'>, templates: { get(path: string): string }): EndpointKey {
-  const destination = destinationLabel(r.dst);
-  if (r.grpc) return { protocol: r.protocol, destination, method: r.grpc.service, path: r.grpc.method };
-  if (r.dns) {
-    const q = r.dns.questions[0];
-    return { protocol: 'dns', destination, method: q?.type ?? '', path: q?.name.toLowerCase() ?? '' };
-  }
-  return { protocol: r.protocol, destination, method: r.request.method, path: templates.get(r.request.path) };
-}
-
-const UNCACHED = { get: pathTemplate };
-
-export function endpointKeyOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): EndpointKey {
-  return endpointParts(r, UNCACHED);
-}
-
-function authBit(n: string, value: () => string): number {
-  if (n === 'authorization' || n === 'proxy-authorization') {
-    const v = value().trimStart().toLowerCase();
-    return v.startsWith('bearer ') ? AUTH_BEARER : v.startsWith('basic ') ? AUTH_BASIC : AUTH_OTHER;
-  }
-  if (n === 'cookie') return AUTH_COOKIE;
-  return /(^|-)(api-?key|token|auth|access-key)$/.test(n) || n === 'x-api-key' ? AUTH_API_KEY : 0;
-}
-
-/** Credentials a request carries, by kind (the values are not kept here). */
-export function authOf(r: Omit<TransactionRecord, 'id' | 'snapshot'>): number {
-  let a = 0;
-  const raw = r.request.rawHeaders;
-  if (raw !== undefined) {
-    // Only an Authorization value is read: the rest goes by name.
-    forEachHeaderName(raw, (name, valueAt, lineEnd) => {
-      a |= authBit(name.toLowerCase(), () => raw.slice(valueAt, lineEnd));
-      return true;
-    });
-    return a;
-  }
-  for (const [name, value] of r.request.headers) a |= authBit(name.toLowerCase(), () => value);
-  return a;
-}
-
-export type Row = Omit<TransactionRecord, 'id' | 'snapshot'>;
-
-/** The values a row is indexed under, by field. */
-function indexValues(r: Row): Array<[IndexField, string | number]> {
-  const out: Array<[IndexField, string | number]> = [['proto', r.protocol], ['status', r.status], ['failed', r.failed ? 1 : 0]];
-  const add = (f: IndexField, v: string | null | undefined): void => {
-    if (v) out.push([f, v]);
-  };
-  if (r.protocol !== 'dns') {
-    add('method', r.request.method);
-    add('path', r.request.path);
-  }
-  add('src.ns', r.src.namespace);
-  add('dst.ns', r.dst.namespace);
-  add('src.wl', r.src.workload?.name);
-  add('dst.wl', r.dst.workload?.name);
-  add('src.svc', r.src.service?.name);
-  add('dst.svc', r.dst.service?.name);
-  // KFL2's pod name falls back to the service: index what `src.pod.name` reads.
-  if (r.src.kind === 'pod' || r.src.kind === 'service') add('src.pod', r.src.name);
-  if (r.dst.kind === 'pod' || r.dst.kind === 'service') add('dst.pod', r.dst.name);
-  if (r.grpc) {
-    add('grpc.svc', r.grpc.service);
-    add('grpc.method', r.grpc.method);
-  }
-  if (r.dns) for (const q of r.dns.questions) add('dns.name', q.name.toLowerCase());
-  return out;
-}
+/** The indexed fields, by their number here. */
+const FIELDS: readonly IndexField[] = [
+  'proto', 'status', 'failed', 'method', 'path', 'src.ns', 'dst.ns', 'src.wl', 'dst.wl', 'src.svc', 'dst.svc',
+  'src.pod', 'dst.pod', 'grpc.svc', 'grpc.method', 'dns.name',
+];
+const F = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<IndexField, number>;
 
 /** A dictionary of ids by a string key, kept in insertion order. */
 class Dictionary<K> {
@@ -133,13 +53,45 @@ class TemplateCache {
   }
 }
 
+/** Which of endpointParts' three cases a row is (gRPC, DNS, else HTTP), and the two values it reads. */
+interface Operation {
+  kind: number;
+  a: string | undefined;
+  b: string | undefined;
+}
+
+/** What the last row on a connection was filed under. */
+interface ConnectionMemo {
+  /** Null until a row has set the fields below. */
+  src: Endpoint | null;
+  dst: Endpoint | null;
+  protocol: string;
+  op: Operation;
+  edge: number;
+  endpoint: number;
+  /** The chunk generation `rows` belongs to. */
+  generation: number;
+  /** Per field: the last value indexed, and its posting list in this generation (null: look it up). */
+  values: Array<string | number | undefined>;
+  rows: Array<number[] | null>;
+}
+
+/** Connections remembered per transport before the memory starts over. */
+const MAX_MEMOS = 1 << 16;
+
 export class SummaryBuilder {
   private cols = emptyColumns(CHUNK_ROWS);
   private chunk = 0;
-  private postings = new Map<string, { field: IndexField; value: string | number; rows: number[] }>();
+  /** Bumped at each chunk: posting lists a memo holds from an older one are stale. */
+  private generation = 0;
+  /** Per field: value → row offsets in this chunk. */
+  private lists: Array<Map<string | number, number[]>> = FIELDS.map(() => new Map());
   private readonly endpoints = new Dictionary<EndpointKey>();
   private readonly edges = new Dictionary<EdgeKey>();
   private readonly templates = new TemplateCache();
+  private readonly kinds = new HeaderKinds();
+  private memos: [Map<number, ConnectionMemo>, Map<number, ConnectionMemo>] = [new Map(), new Map()];
+  private readonly op: Operation = { kind: 0, a: undefined, b: undefined };
 
   /** `onChunk` gets each chunk once its last row is in (the last one at finish). */
   constructor(private readonly onChunk: (c: SummaryChunk) => void) {}
@@ -156,41 +108,135 @@ export class SummaryBuilder {
     c.status[i] = r.status;
     c.flags[i] = (r.failed ? FLAG_FAILED : 0) | (r.response ? FLAG_RESPONSE : 0) | (PROTOCOLS.indexOf(r.protocol) << 2)
       | (r.stream.transport === 'udp' ? FLAG_UDP : 0);
-    c.auth[i] = authOf(r);
-    // Keys joined by NUL (which none of these strings hold); the entries are kept once per distinct key.
-    const ep = endpointParts(r, this.templates);
-    const { protocol, destination } = ep;
-    c.endpoint[i] = this.endpoints.id(`${protocol}\u0000${destination}\u0000${ep.method}\u0000${ep.path}`, () => ep);
-    const source = sourceLabel(r.src);
-    const sourceWorkload = workloadLabel(r.src);
-    const destinationWorkload = workloadLabel(r.dst);
-    c.edge[i] = this.edges.id(`${protocol}\u0000${source}\u0000${destination}\u0000${sourceWorkload}\u0000${destinationWorkload}`, () => ({
-      protocol, source, destination, sourceWorkload, destinationWorkload,
-    }));
+    c.auth[i] = authOf(r, this.kinds);
+    const m = this.memoOf(r);
+    this.file(m, r);
+    c.endpoint[i] = m.endpoint;
+    c.edge[i] = m.edge;
     c.requestBytes[i] = Math.min(r.request.bodySize, 0xffffffff);
     c.responseBytes[i] = Math.min(r.response?.bodySize ?? 0, 0xffffffff);
     c.count = Math.max(c.count, i + 1);
-    for (const [field, value] of indexValues(r)) {
-      const k = `${field}\u0000${value}`;
-      let p = this.postings.get(k);
-      if (!p) {
-        p = { field, value, rows: [] };
-        this.postings.set(k, p);
-      }
-      p.rows.push(i);
+    this.index(m, r, i);
+  }
+
+  private memoOf(r: Row): ConnectionMemo {
+    const t = r.stream.transport === 'udp' ? 1 : 0;
+    let m = this.memos[t].get(r.stream.id);
+    if (!m) {
+      if (this.memos[t].size >= MAX_MEMOS) this.memos[t] = new Map();
+      m = {
+        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, edge: 0, endpoint: 0,
+        generation: -1, values: FIELDS.map(() => undefined), rows: FIELDS.map(() => null),
+      };
+      this.memos[t].set(r.stream.id, m);
     }
+    return m;
+  }
+
+  /** The row's edge and endpoint ids: the memo's when what they are made of is unchanged. */
+  private file(m: ConnectionMemo, r: Row): void {
+    const op = this.op;
+    if (r.grpc) {
+      op.kind = 1;
+      op.a = r.grpc.service;
+      op.b = r.grpc.method;
+    } else if (r.dns) {
+      const q = r.dns.questions[0];
+      op.kind = 2;
+      op.a = q?.type;
+      op.b = q?.name;
+    } else {
+      op.kind = 0;
+      op.a = r.request.method;
+      op.b = r.request.path;
+    }
+    const sameEdge = m.src !== null && m.dst !== null && m.protocol === r.protocol && m.op.kind === op.kind && sameEnd(m.src, r.src) && sameEnd(m.dst, r.dst);
+    if (sameEdge && m.op.a === op.a && m.op.b === op.b) return;
+    // Keys joined by NUL (which none of these strings hold); the entries are kept once per distinct key.
+    const ep = endpointParts(r, this.templates);
+    const { protocol, destination } = ep;
+    m.endpoint = this.endpoints.id(`${protocol}\u0000${destination}\u0000${ep.method}\u0000${ep.path}`, () => ep);
+    if (!sameEdge) {
+      const source = sourceLabel(r.src);
+      const sourceWorkload = workloadLabel(r.src);
+      const destinationWorkload = workloadLabel(r.dst);
+      m.edge = this.edges.id(`${protocol}\u0000${source}\u0000${destination}\u0000${sourceWorkload}\u0000${destinationWorkload}`, () => ({
+        protocol, source, destination, sourceWorkload, destinationWorkload,
+      }));
+    }
+    m.src = r.src;
+    m.dst = r.dst;
+    m.protocol = r.protocol;
+    m.op.kind = op.kind;
+    m.op.a = op.a;
+    m.op.b = op.b;
+  }
+
+  /** Row `i` into the posting list of each value the row is indexed under. */
+  private index(m: ConnectionMemo, r: Row, i: number): void {
+    if (m.generation !== this.generation) {
+      m.generation = this.generation;
+      m.rows.fill(null);
+    }
+    this.post(m, F.proto, r.protocol, i);
+    this.post(m, F.status, r.status, i);
+    this.post(m, F.failed, r.failed ? 1 : 0, i);
+    if (r.protocol !== 'dns') {
+      this.post(m, F.method, r.request.method, i);
+      this.post(m, F.path, r.request.path, i);
+    }
+    const { src, dst } = r;
+    this.post(m, F['src.ns'], src.namespace, i);
+    this.post(m, F['dst.ns'], dst.namespace, i);
+    this.post(m, F['src.wl'], src.workload?.name, i);
+    this.post(m, F['dst.wl'], dst.workload?.name, i);
+    this.post(m, F['src.svc'], src.service?.name, i);
+    this.post(m, F['dst.svc'], dst.service?.name, i);
+    // KFL2's pod name falls back to the service: index what `src.pod.name` reads.
+    if (src.kind === 'pod' || src.kind === 'service') this.post(m, F['src.pod'], src.name, i);
+    if (dst.kind === 'pod' || dst.kind === 'service') this.post(m, F['dst.pod'], dst.name, i);
+    if (r.grpc) {
+      this.post(m, F['grpc.svc'], r.grpc.service, i);
+      this.post(m, F['grpc.method'], r.grpc.method, i);
+    }
+    // Not through the memo: a row may hold several names, each indexed (repeats too).
+    if (r.dns) for (const q of r.dns.questions) if (q.name) this.rowsOf(F['dns.name'], q.name.toLowerCase()).push(i);
+  }
+
+  /** Empty strings, null and undefined are not indexed; numbers always are. */
+  private post(m: ConnectionMemo, f: number, v: string | number | null | undefined, i: number): void {
+    if (v === null || v === undefined || v === '') return;
+    const held = m.rows[f];
+    if (held !== null && m.values[f] === v) {
+      held.push(i);
+      return;
+    }
+    const rows = this.rowsOf(f, v);
+    rows.push(i);
+    m.values[f] = v;
+    m.rows[f] = rows;
+  }
+
+  private rowsOf(f: number, v: string | number): number[] {
+    const list = this.lists[f];
+    let rows = list.get(v);
+    if (!rows) list.set(v, (rows = []));
+    return rows;
   }
 
   private flush(): void {
     if (this.cols.count === 0) return;
     const postings: PostingList[] = [];
-    for (const p of this.postings.values()) {
-      const rows = Uint16Array.from(p.rows);
-      postings.push({ field: p.field, value: p.value, rows: Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength) });
+    for (let f = 0; f < FIELDS.length; f++) {
+      for (const [value, list] of this.lists[f]) {
+        const rows = Uint16Array.from(list);
+        postings.push({ field: FIELDS[f], value, rows: Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength) });
+      }
     }
     this.onChunk({ chunk: this.chunk, columns: encodeChunk(this.cols), postings });
     this.cols = emptyColumns(CHUNK_ROWS);
-    this.postings = new Map();
+    this.lists = FIELDS.map(() => new Map());
+    this.generation++;
   }
 
   /** Hands on the last chunk; the dictionaries are complete. */

@@ -11,10 +11,11 @@
  */
 import type { Database } from 'lmdb';
 import { CHUNK_ROWS, decodeChunk, type EdgeKey, type EndpointKey, type IndexField, type SummaryChunk, type SummaryColumns, type SummaryDictionaries } from './summary-format.js';
-import { SummaryBuilder, type Row } from './summary-builder.js';
+import { SummaryBuilder } from './summary-builder.js';
+import type { Row } from './summary-labels.js';
 
 export * from './summary-format.js';
-export { authOf, endpointKeyOf } from './summary-builder.js';
+export { authOf, endpointKeyOf } from './summary-labels.js';
 
 export type SummaryDb = Database<Buffer, [string, number]>;
 export type PostingDb = Database<Buffer, [string, string, string | number, number]>;
