@@ -16,20 +16,14 @@ import type { AnalysisOptions, AnalysisResult, StreamSummary } from '../dissect/
 import type { ResolutionReport } from '../k8s/enrich.js';
 import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
-import { ITEM_CHUNK, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, type ThreadMessage, type ThreadTally, type ThreadWorkerData } from './import-thread-protocol.js';
-import type { IndexField, PostingList, SummaryChunk } from './summary-format.js';
+import type { ThreadMessage, ThreadTally, ThreadWorkerData } from './import-thread-protocol.js';
+import { readBatch, type BatchReader } from './import-batch.js';
+import type { SummaryChunk } from './summary-format.js';
 
 const WORKER = new URL('./import-worker.js', import.meta.url);
 
-/** Postings travel flat (field, value, rows, field, ...): no map per posting list to decode. */
-type Item =
-  | [typeof ITEM_TX, Buffer, number, Buffer | null, Buffer | null]
-  | [typeof ITEM_CHUNK, number, Buffer, Array<IndexField | string | number | Buffer>]
-  | [typeof ITEM_STREAM, StreamSummary]
-  | [typeof ITEM_PROGRESS, number, string];
-
 export interface ThreadedImport {
-  /** A record, enriched and encoded as stored (plain msgpack), its timestamp, and its bodies. */
+  /** A record, enriched and encoded as stored (record-codec.ts), its timestamp, and its bodies: views of a batch. */
   store: (encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null) => void;
   /** A finished summary chunk, after the records in it and before any record after them. */
   chunk: (c: SummaryChunk) => void;
@@ -57,12 +51,6 @@ export interface ThreadedResult {
   end: ThreadTally;
 }
 
-function chunkOf(n: number, columns: Buffer, flat: Array<IndexField | string | number | Buffer>): SummaryChunk {
-  const postings: PostingList[] = [];
-  for (let i = 0; i < flat.length; i += 3) postings.push({ field: flat[i] as IndexField, value: flat[i + 1] as string | number, rows: flat[i + 2] as Buffer });
-  return { chunk: n, columns, postings };
-}
-
 export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
@@ -81,16 +69,13 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
       if (e) reject(e);
       else resolve(r!);
     };
-    const batch = (buf: Uint8Array): void => {
-      // A Buffer view, so that records and bodies come out as Buffers (views of this batch).
-      const items = unpackr.unpack(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as Item[];
-      for (const it of items) {
-        if (it[0] === ITEM_TX) to.store(it[1], it[2], it[3], it[4]);
-        else if (it[0] === ITEM_CHUNK) to.chunk(chunkOf(it[1], it[2], it[3]));
-        else if (it[0] === ITEM_STREAM) to.onStream(it[1]);
-        else opts.onProgress?.(it[1], it[2]);
-      }
+    const reader: BatchReader = {
+      tx: to.store,
+      stream: to.onStream,
+      progress: (n, file) => opts.onProgress?.(n, file),
+      chunk: to.chunk,
     };
+    const batch = (buf: Uint8Array): void => readBatch(buf, reader, unpackr);
     // Messages are handled one at a time, in order, even while betweenBatches makes one wait.
     const queue: ThreadMessage[] = [];
     let pumping = false;

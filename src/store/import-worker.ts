@@ -6,23 +6,19 @@
  * is MAX_IN_FLIGHT batches behind, so what waits between the threads stays bounded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Packr } from 'msgpackr';
 import { analyzeCaptures, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
-import { encodeRecord } from './record-codec.js';
 import { FailurePolicy } from '../dissect/failure-policy.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
-import { BATCH_BYTES, BATCH_ITEMS, ITEM_CHUNK, ITEM_PROGRESS, ITEM_STREAM, ITEM_TX, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { BATCH_BYTES, BATCH_ITEMS, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { BatchWriter } from './import-batch.js';
 import { DissectionReportBuilder } from './dissection-report.js';
 import { SummaryBuilder } from './summary-builder.js';
-import type { SummaryChunk } from './summary-format.js';
 
 const data = workerData as ThreadWorkerData;
 const port = parentPort!;
 const inFlight = new Int32Array(data.inFlight);
-// Plain msgpack maps (no msgpackr records), so that batches need no state carried from one to the next.
-const batchPackr = new Packr({ useRecords: false });
 const enricher = new Enricher(data.model ? new IdentityResolver(data.model) : null);
 const policy = new FailurePolicy(data.failed);
 let failedDelta = 0;
@@ -31,36 +27,26 @@ let seq = 0;
 let firstTs: number | null = null;
 let lastTs: number | null = null;
 
-let items: unknown[] = [];
-let bytes = 0;
+const batch = new BatchWriter();
 
 function post(): void {
-  if (items.length === 0) return;
-  // pack() returns a view of the packr's reusable buffer: copy it out before handing it over.
-  const packed = batchPackr.pack(items);
-  const buf = new Uint8Array(packed.length);
-  buf.set(packed);
-  items = [];
-  bytes = 0;
+  if (batch.items === 0) return;
+  const buf = batch.take();
   for (let n = Atomics.load(inFlight, 0); n >= MAX_IN_FLIGHT; n = Atomics.load(inFlight, 0)) Atomics.wait(inFlight, 0, n, 1000);
   Atomics.add(inFlight, 0, 1);
   const m: ThreadMessage = { type: 'batch', buf };
   port.postMessage(m, [buf.buffer]);
 }
 
-function push(item: unknown, size: number): void {
-  items.push(item);
-  bytes += size;
-  if (items.length >= BATCH_ITEMS || bytes >= BATCH_BYTES) post();
+/** After each item: a full batch goes. */
+function pushed(): void {
+  if (batch.items >= BATCH_ITEMS || batch.bytes >= BATCH_BYTES) post();
 }
 
-function pushChunk(c: SummaryChunk): void {
-  const flat: unknown[] = [];
-  for (const p of c.postings) flat.push(p.field, p.value, p.rows);
-  push([ITEM_CHUNK, c.chunk, c.columns, flat], c.columns.length + c.postings.length * 32);
-}
-
-const summary = new SummaryBuilder(pushChunk);
+const summary = new SummaryBuilder((c) => {
+  batch.chunk(c);
+  pushed();
+});
 
 const sink = (t: DissectedTransaction): void => {
   // As dissectInto's sink does on one thread: named, then judged by the failure rules, then
@@ -74,9 +60,9 @@ const sink = (t: DissectedTransaction): void => {
   if (lastTs === null || ts > lastTs) lastTs = ts;
   // Before the record is pushed: a chunk the record closes goes ahead of it, as the records in it did.
   summary.add(++seq, r);
-  // Stored exactly as encoded here.
-  const encoded = encodeRecord(r);
-  push([ITEM_TX, encoded, ts, t.requestBody, t.responseBody], encoded.length + (t.requestBody?.length ?? 0) + (t.responseBody?.length ?? 0));
+  // Stored exactly as encoded here, straight into the batch.
+  batch.tx(r, ts, t.requestBody, t.responseBody);
+  pushed();
 };
 
 async function run(): Promise<void> {
@@ -84,9 +70,13 @@ async function run(): Promise<void> {
     ...data.options,
     onStream: (s: StreamSummary) => {
       dissection.stream(s);
-      push([ITEM_STREAM, s], 512);
+      batch.stream(s);
+      pushed();
     },
-    onProgress: data.progress ? (n: number, file: string) => push([ITEM_PROGRESS, n, file], 64) : undefined,
+    onProgress: data.progress ? (n: number, file: string) => {
+      batch.progress(n, file);
+      pushed();
+    } : undefined,
   });
   const dictionaries = summary.finish();
   post();
