@@ -7,7 +7,7 @@ import type { ClusterModel } from '../k8s/model.js';
 import type { DissectionTally } from './dissection-report.js';
 import type { SummaryDictionaries } from './summary-format.js';
 
-/** Items in a batch, in the order the pipeline produced them. */
+/** Items in a batch (import-batch.ts frames them), in the order the pipeline produced them. */
 export const ITEM_TX = 0;
 export const ITEM_STREAM = 1;
 export const ITEM_PROGRESS = 2;

@@ -58,7 +58,7 @@ const sink = (t: DissectedTransaction): void => {
   const ts = r.timestamp;
   if (firstTs === null || ts < firstTs) firstTs = ts;
   if (lastTs === null || ts > lastTs) lastTs = ts;
-  // Before the record is pushed: a chunk the record closes goes ahead of it, as the records in it did.
+  // Before the record is batched: a chunk finished by its arrival (it opens the next) goes ahead of it.
   summary.add(++seq, r);
   // Stored exactly as encoded here, straight into the batch.
   batch.tx(r, ts, t.requestBody, t.responseBody);
