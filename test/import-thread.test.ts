@@ -36,7 +36,8 @@ function stored(ws: Workspace, meta: SnapshotMeta): Stored {
     const r = ws.getRecord(id, seq);
     assert.ok(r, `record ${seq}`);
     const { id: _i, snapshot: _s, ...body } = r;
-    records.push([body, ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
+    // The stored bytes too: both ways keep the same bodies inside the record's value.
+    records.push([body, ws.tx.get([id, seq]), ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
   }
   const range = { start: [id], end: [`${id}\u0000`] };
   const { sum, post, dict } = ws.summaryDbs;

@@ -6,7 +6,7 @@
  *
  * An item is a tag byte (ITEM_*), then
  *   ITEM_TX:    timestamp f64, record (u32 length + bytes), request and response bodies
- *               (u32 length + bytes, or NO_BODY for none);
+ *               (u32 length + bytes, or NO_BODY for none or kept in the record);
  *   otherwise:  u32 length + msgpack of the item's fields (rare: connections, progress, summary chunks).
  */
 import { Packr, Unpackr } from 'msgpackr';
@@ -47,11 +47,12 @@ export class BatchWriter {
     w.f64(timestamp);
     const at = w.pos;
     w.u32(0);
-    encodeRecordInto(w, record);
+    // Small bodies go inside the record's value, as Workspace.write keeps them; the rest follow it.
+    const inlined = encodeRecordInto(w, record, requestBody, responseBody);
     // w.buf may have grown (a new buffer) while the record was written: the length goes into the current one.
     w.buf.writeUInt32LE(w.pos - at - 4, at);
-    this.body(requestBody);
-    this.body(responseBody);
+    this.body(inlined.request ? null : requestBody);
+    this.body(inlined.response ? null : responseBody);
     this.items++;
   }
 
