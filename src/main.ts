@@ -25,6 +25,12 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+// A reader that went away (`podcap calls | head`) ends the output: no crash, no stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? EXIT.OK);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
