@@ -36,7 +36,6 @@ const TARGET = table((c) => c >= 0x21 && c <= 0x7e);
 /** The parser's method pattern, [A-Z-]+. */
 const METHOD_CHAR = table((c) => (c >= 0x41 && c <= 0x5a) || c === 0x2d);
 const METHODS = new Set<string>(HTTPParser.methods);
-const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 const CONTENT_LENGTH = lowerBytes('content-length');
 const CONTENT_ENCODING = lowerBytes('content-encoding');
@@ -89,15 +88,14 @@ export class HeadScanner {
 
   /** A request head starting at `at` and complete in `b`, with no field that asks for the parser. */
   request(b: Buffer, at: number): boolean {
-    const headEnd = b.indexOf(HEAD_END, at);
-    if (headEnd < 0) return false;
+    const n = b.length;
     let p = at;
-    while (METHOD_CHAR[b[p]] === 1) p++;
-    if (p === at || b[p] !== SP) return false;
+    while (p < n && METHOD_CHAR[b[p]] === 1) p++;
+    if (p === at || p >= n || b[p] !== SP) return false;
     const methodEnd = p;
     const targetAt = ++p;
-    while (TARGET[b[p]] === 1) p++;
-    if (p === targetAt || b[p] !== SP) return false;
+    while (p < n && TARGET[b[p]] === 1) p++;
+    if (p === targetAt || p + 10 > n || b[p] !== SP) return false;
     const targetEnd = p++;
     // "HTTP/d.d" then CRLF.
     if (b[p] !== 0x48 || b[p + 1] !== 0x54 || b[p + 2] !== 0x54 || b[p + 3] !== 0x50 || b[p + 4] !== 0x2f ||
@@ -105,8 +103,7 @@ export class HeadScanner {
     const method = methodName(b, at, methodEnd);
     // CONNECT opens a tunnel: the parser's switch handling takes it.
     if (method === null || method === 'CONNECT') return false;
-    const fieldsAt = p + 10;
-    const fields = this.fields(b, fieldsAt, headEnd, true);
+    const fields = this.fields(b, p + 10, true);
     if (fields < 0) return false;
     this.method = method;
     this.url = (b as SliceableBuffer).latin1Slice(targetAt, targetEnd);
@@ -117,21 +114,20 @@ export class HeadScanner {
 
   /** A response head starting at `at` and complete in `b`, with no field that asks for the parser. */
   response(b: Buffer, at: number): boolean {
-    const headEnd = b.indexOf(HEAD_END, at);
-    if (headEnd < 0) return false;
+    const n = b.length;
     const p = at;
     // "HTTP/d.d ddd", then " reason" or nothing, then CRLF: what the parser's /^HTTP\/(\d)\.(\d) (\d{3}) ?(.*)$/ reads.
-    if (b[p] !== 0x48 || b[p + 1] !== 0x54 || b[p + 2] !== 0x54 || b[p + 3] !== 0x50 || b[p + 4] !== 0x2f ||
+    if (p + 14 > n || b[p] !== 0x48 || b[p + 1] !== 0x54 || b[p + 2] !== 0x54 || b[p + 3] !== 0x50 || b[p + 4] !== 0x2f ||
         !isDigit(b[p + 5]) || b[p + 6] !== 0x2e || !isDigit(b[p + 7]) || b[p + 8] !== SP ||
         !isDigit(b[p + 9]) || !isDigit(b[p + 10]) || !isDigit(b[p + 11])) return false;
     let q = p + 12;
     let reasonAt = q;
     if (b[q] === SP) {
       reasonAt = ++q;
-      while (TEXT[b[q]] === 1) q++;
+      while (q < n && TEXT[b[q]] === 1) q++;
     }
-    if (b[q] !== CR || b[q + 1] !== LF) return false;
-    const fields = this.fields(b, q + 2, headEnd, false);
+    if (q + 1 >= n || b[q] !== CR || b[q + 1] !== LF) return false;
+    const fields = this.fields(b, q + 2, false);
     if (fields < 0) return false;
     this.status = (b[p + 9] - 0x30) * 100 + (b[p + 10] - 0x30) * 10 + (b[p + 11] - 0x30);
     this.statusText = reasonAt === q ? '' : (b as SliceableBuffer).latin1Slice(reasonAt, q);
@@ -141,32 +137,33 @@ export class HeadScanner {
   }
 
   /**
-   * The field lines from `at` to the blank line at `headEnd + 2`: sets rawHeaders, end,
-   * contentLength and contentEncoding, and returns what the lines add to headersSize; -1 when
-   * a line is not `token ":" OWS text OWS CRLF` or a field needs the parser.
+   * The field lines from `at` to the blank line: sets rawHeaders, end, contentLength and
+   * contentEncoding, and returns what the lines add to headersSize; -1 when the head does not
+   * end in `b`, or a line is not `token ":" OWS text OWS CRLF`, or a field needs the parser.
+   * Every line ends in CRLF, so the first empty one is where the parser too ends the head.
    */
-  private fields(b: Buffer, at: number, headEnd: number, isRequest: boolean): number {
+  private fields(b: Buffer, at: number, isRequest: boolean): number {
+    const n = b.length;
     let size = 0;
     let contentLength = -1;
     let contentEncoding: string | null = null;
     let p = at;
-    // The first CRLFCRLF is at headEnd, so every loop below meets a CR by headEnd + 2 at the latest.
-    while (b[p] !== CR) {
+    while (p < n && b[p] !== CR) {
       const nameAt = p;
-      while (TCHAR[b[p]] === 1) p++;
+      while (p < n && TCHAR[b[p]] === 1) p++;
       const nameLen = p - nameAt;
-      if (nameLen === 0 || b[p] !== COLON) return -1;
+      if (nameLen === 0 || p >= n || b[p] !== COLON) return -1;
       p++;
-      while (b[p] === SP || b[p] === HT) p++;
+      while (p < n && (b[p] === SP || b[p] === HT)) p++;
       const valueAt = p;
-      let valueEnd = p;
-      for (;;) {
+      // Text runs to the CR; the value's trailing spaces are trimmed after, as they are rare.
+      for (; p < n; p++) {
         const c = b[p];
-        if (TEXT[c] !== 1) break;
-        p++;
-        if (c !== SP && c !== HT) valueEnd = p;
+        if (c < 0x20 ? c !== HT : c > 0x7e) break;
       }
-      if (b[p] !== CR || b[p + 1] !== LF) return -1;
+      if (p + 1 >= n || b[p] !== CR || b[p + 1] !== LF) return -1;
+      let valueEnd = p;
+      while (valueEnd > valueAt && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HT)) valueEnd--;
       p += 2;
       size += nameLen + (valueEnd - valueAt) + 4;
       switch (nameLen) {
@@ -193,7 +190,7 @@ export class HeadScanner {
           break;
       }
     }
-    if (b[p + 1] !== LF || p !== headEnd + 2) return -1;
+    if (p + 1 >= n || b[p + 1] !== LF) return -1;
     this.rawHeaders = p === at ? '' : (b as SliceableBuffer).latin1Slice(at, p);
     this.end = p + 2;
     this.contentLength = contentLength;
