@@ -41,12 +41,13 @@ const CONTENT_LENGTH = lowerBytes('content-length');
 const CONTENT_ENCODING = lowerBytes('content-encoding');
 const TRANSFER_ENCODING = lowerBytes('transfer-encoding');
 const UPGRADE = lowerBytes('upgrade');
+const CHUNKED = lowerBytes('chunked');
 
 function lowerBytes(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'latin1'));
 }
 
-/** Case-insensitive name match: the names compared are tokens, for which OR 0x20 lowercases exactly the letters. */
+/** Case-insensitive match against lower-case letters and '-': OR 0x20 maps only 'A'-'Z' onto 'a'-'z', and '-' onto itself. */
 function nameIs(b: Buffer, at: number, len: number, lower: Uint8Array): boolean {
   if (len !== lower.length) return false;
   for (let i = 0; i < len; i++) if ((b[at + i] | 0x20) !== lower[i]) return false;
@@ -85,6 +86,10 @@ export class HeadScanner {
   contentLength = -1;
   /** The first Content-Encoding value, trimmed; null without one. */
   contentEncoding: string | null = null;
+  /** Transfer-Encoding: chunked (the only transfer coding read here; never with a Content-Length). */
+  chunked = false;
+  /** After chunkedBody: where each chunk's data starts and ends, in pairs. */
+  readonly chunks: number[] = [];
 
   /** A request head starting at `at` and complete in `b`, with no field that asks for the parser. */
   request(b: Buffer, at: number): boolean {
@@ -147,6 +152,7 @@ export class HeadScanner {
     let size = 0;
     let contentLength = -1;
     let contentEncoding: string | null = null;
+    let chunked = false;
     let p = at;
     while (p < n && b[p] !== CR) {
       const nameAt = p;
@@ -181,7 +187,12 @@ export class HeadScanner {
           }
           break;
         case 17:
-          if (nameIs(b, nameAt, nameLen, TRANSFER_ENCODING)) return -1;
+          if (nameIs(b, nameAt, nameLen, TRANSFER_ENCODING)) {
+            // The parser takes the last field's value, and only exactly "chunked" as chunked:
+            // a message with any other coding is its to read.
+            if (!nameIs(b, valueAt, valueEnd - valueAt, CHUNKED)) return -1;
+            chunked = true;
+          }
           break;
         case 7:
           // A request's Upgrade may switch protocols; a response's only announces one unless it
@@ -191,13 +202,56 @@ export class HeadScanner {
       }
     }
     if (p + 1 >= n || b[p + 1] !== LF) return -1;
+    // Both framings at once: the parser's rule (chunked wins) is left to it.
+    if (chunked && contentLength >= 0) return -1;
+    this.chunked = chunked;
     this.rawHeaders = p === at ? '' : (b as SliceableBuffer).latin1Slice(at, p);
     this.end = p + 2;
     this.contentLength = contentLength;
     this.contentEncoding = contentEncoding;
     return size;
   }
+
+  /**
+   * A chunked body from `at`, whole in `b`: fills `chunks` and returns where the message ends;
+   * -1 when it does not end in `b` or has what the parser would read its own way (chunk
+   * extensions, trailer fields, a size line that is not plain hex).
+   */
+  chunkedBody(b: Buffer, at: number): number {
+    const n = b.length;
+    const chunks = this.chunks;
+    chunks.length = 0;
+    let p = at;
+    for (;;) {
+      // The parser reads the size with parseInt(line, 16): plain hex digits read the same.
+      let size = 0;
+      const sizeAt = p;
+      for (; p < n; p++) {
+        const d = HEX[b[p]];
+        if (d === 0xff) break;
+        size = size * 16 + d;
+      }
+      if (p === sizeAt || p - sizeAt > 12 || p + 1 >= n || b[p] !== CR || b[p + 1] !== LF) return -1;
+      p += 2;
+      if (size === 0) {
+        // The last chunk, then no trailer fields: an empty line.
+        if (p + 1 >= n || b[p] !== CR || b[p + 1] !== LF) return -1;
+        return p + 2;
+      }
+      if (p + size + 2 > n || b[p + size] !== CR || b[p + size + 1] !== LF) return -1;
+      chunks.push(p, p + size);
+      p += size + 2;
+    }
+  }
 }
+
+/** Hex digit values; 0xff for anything else. */
+const HEX = (() => {
+  const t = new Uint8Array(256).fill(0xff);
+  for (let i = 0; i < 10; i++) t[0x30 + i] = i;
+  for (let i = 0; i < 6; i++) t[0x41 + i] = t[0x61 + i] = 10 + i;
+  return t;
+})();
 
 /** A Content-Length of digits only, short enough to be exact; -1 otherwise. */
 function digits(b: Buffer, at: number, end: number): number {

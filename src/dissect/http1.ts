@@ -360,13 +360,18 @@ export class Http1Dissector implements StreamHandler {
   private fastRequest(b: Buffer, at: number): number {
     const h = this.scan!;
     if (!h.request(b, at)) return -1;
-    // Without a Content-Length (and no Transfer-Encoding, which the scan refuses) a request has no body.
-    const bodyEnd = h.end + Math.max(0, h.contentLength);
-    if (bodyEnd > b.length) return -1;
+    // Without a Content-Length or chunked coding a request has no body.
+    const end = h.chunked ? h.chunkedBody(b, h.end) : h.end + Math.max(0, h.contentLength);
+    if (end < 0 || end > b.length) return -1;
     this.requestHead(h.method, h.url, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding, false);
-    if (bodyEnd > h.end) this.requestBody(b.subarray(h.end, bodyEnd));
-    this.requestComplete(bodyEnd < b.length);
-    return bodyEnd;
+    if (h.chunked) {
+      const c = h.chunks;
+      for (let i = 0; i < c.length; i += 2) this.requestBody(b.subarray(c[i], c[i + 1]));
+    } else if (end > h.end) {
+      this.requestBody(b.subarray(h.end, end));
+    }
+    this.requestComplete(end < b.length);
+    return end;
   }
 
   /** One response whole in the chunk from `at`, as fastRequest. */
@@ -377,16 +382,23 @@ export class Http1Dissector implements StreamHandler {
     if (h.status < 200) return -1;
     const method = this.queue[0]?.method;
     if (method === 'CONNECT') return -1;
-    let length: number;
-    if (method === 'HEAD' || h.status === 204 || h.status === 304) length = 0;
-    else if (h.contentLength >= 0) length = h.contentLength;
+    const bodiless = method === 'HEAD' || h.status === 204 || h.status === 304;
+    const chunked = h.chunked && !bodiless;
+    let end: number;
+    if (bodiless) end = h.end;
+    else if (chunked) end = h.chunkedBody(b, h.end);
+    else if (h.contentLength >= 0) end = h.end + h.contentLength;
     else return -1; // delimited by the connection's close
-    const bodyEnd = h.end + length;
-    if (bodyEnd > b.length) return -1;
+    if (end < 0 || end > b.length) return -1;
     this.responseHead(h.status, h.statusText, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding);
-    if (bodyEnd > h.end) this.responseBody(b.subarray(h.end, bodyEnd));
-    this.responseComplete(bodyEnd < b.length);
-    return bodyEnd;
+    if (chunked) {
+      const c = h.chunks;
+      for (let i = 0; i < c.length; i += 2) this.responseBody(b.subarray(c[i], c[i + 1]));
+    } else if (end > h.end) {
+      this.responseBody(b.subarray(h.end, end));
+    }
+    this.responseComplete(end < b.length);
+    return end;
   }
 
   /**
