@@ -614,7 +614,7 @@ export class Http1Dissector implements StreamHandler {
       notes.push(...req.notes);
       if (!req.complete) notes.push('request incomplete');
       const enc = req.contentEncoding;
-      const decoded = decodeContent(req.body.bytes(), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
+      const decoded = decodeContent(wireBytes(req.body), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
       if (decoded.note) notes.push(`request: ${decoded.note}`);
       if (req.body.missing > 0) notes.push(`request body: ${req.body.missing} bytes not captured`);
       requestBody = req.body.size > 0 ? decoded.data : null;
@@ -636,7 +636,7 @@ export class Http1Dissector implements StreamHandler {
     let responseBody: Buffer | null = null;
     if (res) {
       const enc = res.contentEncoding;
-      const decoded = decodeContent(res.body.bytes(), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
+      const decoded = decodeContent(wireBytes(res.body), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
       if (decoded.note) notes.push(`response: ${decoded.note}`);
       if (res.body.missing > 0) notes.push(`response body: ${res.body.missing} bytes not captured`);
       responseBody = res.body.size > 0 ? decoded.data : null;
@@ -673,6 +673,13 @@ export class Http1Dissector implements StreamHandler {
       responseBody,
     });
   }
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** Most requests have no body: BodyCollector.bytes() would concatenate nothing into a new Buffer for each. */
+function wireBytes(body: BodyCollector): Buffer {
+  return body.size === 0 ? NO_BYTES : body.bytes();
 }
 
 function describe(err: Error): string {
