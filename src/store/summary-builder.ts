@@ -67,6 +67,8 @@ interface ConnectionMemo {
   dst: Endpoint | null;
   protocol: string;
   op: Operation;
+  /** The endpoint's path: for HTTP, op.b's template. */
+  template: string;
   edge: number;
   endpoint: number;
   /** The chunk generation `rows` belongs to. */
@@ -125,7 +127,7 @@ export class SummaryBuilder {
     if (!m) {
       if (this.memos[t].size >= MAX_MEMOS) this.memos[t] = new Map();
       m = {
-        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, edge: 0, endpoint: 0,
+        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, template: '', edge: 0, endpoint: 0,
         generation: -1, values: FIELDS.map(() => undefined), rows: FIELDS.map(() => null),
       };
       this.memos[t].set(r.stream.id, m);
@@ -151,7 +153,14 @@ export class SummaryBuilder {
       op.b = r.request.path;
     }
     const sameEdge = m.src !== null && m.dst !== null && m.protocol === r.protocol && m.op.kind === op.kind && sameEnd(m.src, r.src) && sameEnd(m.dst, r.dst);
-    if (sameEdge && m.op.a === op.a && m.op.b === op.b) return;
+    if (sameEdge && m.op.a === op.a) {
+      if (m.op.b === op.b) return;
+      // Another path to the same template (/orders/41, /orders/42): the same endpoint.
+      if (op.kind === 0 && this.templates.get(op.b!) === m.template) {
+        m.op.b = op.b;
+        return;
+      }
+    }
     // Keys joined by NUL (which none of these strings hold); the entries are kept once per distinct key.
     const ep = endpointParts(r, this.templates);
     const { protocol, destination } = ep;
@@ -170,6 +179,7 @@ export class SummaryBuilder {
     m.op.kind = op.kind;
     m.op.a = op.a;
     m.op.b = op.b;
+    m.template = ep.path;
   }
 
   /** Row `i` into the posting list of each value the row is indexed under. */

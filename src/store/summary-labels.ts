@@ -65,9 +65,15 @@ function nameBit(n: string): number {
   return /(^|-)(api-?key|token|auth|access-key)$/.test(n) || n === 'x-api-key' ? AUTH_API_KEY : 0;
 }
 
+/**
+ * The scheme of an Authorization value. Only its first 7 characters are lower-cased (a token can
+ * be long), which decides as lower-casing the whole value would: outside ASCII only U+0130 lower-
+ * cases to one of the letters of "bearer " or "basic ", an "i" with a combining dot after it that
+ * no scheme here continues with.
+ */
 function valueBit(v: string): number {
-  const l = v.trimStart().toLowerCase();
-  return l.startsWith('bearer ') ? AUTH_BEARER : l.startsWith('basic ') ? AUTH_BASIC : AUTH_OTHER;
+  const head = v.trimStart().slice(0, 7).toLowerCase();
+  return head === 'bearer ' ? AUTH_BEARER : head.startsWith('basic ') ? AUTH_BASIC : AUTH_OTHER;
 }
 
 /** Header names as written → nameBit: a capture repeats a few names, and each costs a lower-casing and a regex. */
