@@ -67,6 +67,9 @@ interface ConnectionMemo {
   dst: Endpoint | null;
   protocol: string;
   op: Operation;
+  /** The last raw request header block, and the credentials it carries. */
+  rawHeaders: string | undefined;
+  auth: number;
   /** The endpoint's path: for HTTP, op.b's template. */
   template: string;
   edge: number;
@@ -110,8 +113,8 @@ export class SummaryBuilder {
     c.status[i] = r.status;
     c.flags[i] = (r.failed ? FLAG_FAILED : 0) | (r.response ? FLAG_RESPONSE : 0) | (PROTOCOLS.indexOf(r.protocol) << 2)
       | (r.stream.transport === 'udp' ? FLAG_UDP : 0);
-    c.auth[i] = authOf(r, this.kinds);
     const m = this.memoOf(r);
+    c.auth[i] = this.auth(m, r);
     this.file(m, r);
     c.endpoint[i] = m.endpoint;
     c.edge[i] = m.edge;
@@ -127,12 +130,23 @@ export class SummaryBuilder {
     if (!m) {
       if (this.memos[t].size >= MAX_MEMOS) this.memos[t] = new Map();
       m = {
-        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, template: '', edge: 0, endpoint: 0,
+        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, rawHeaders: undefined, auth: 0, template: '', edge: 0, endpoint: 0,
         generation: -1, values: FIELDS.map(() => undefined), rows: FIELDS.map(() => null),
       };
       this.memos[t].set(r.stream.id, m);
     }
     return m;
+  }
+
+  /** A raw header block equal to the last one on the connection (a client repeating itself) carries the same credentials. */
+  private auth(m: ConnectionMemo, r: Row): number {
+    const raw = r.request.rawHeaders;
+    if (raw === undefined) return authOf(r, this.kinds);
+    if (raw !== m.rawHeaders) {
+      m.rawHeaders = raw;
+      m.auth = authOf(r, this.kinds);
+    }
+    return m.auth;
   }
 
   /** The row's edge and endpoint ids: the memo's when what they are made of is unchanged. */
