@@ -25,15 +25,27 @@ export interface BatchReader {
   chunk(c: SummaryChunk): void;
 }
 
-/** Room for a whole batch from the start: growing would copy everything written so far. */
-function freshWriter(): RecordWriter {
+/** Most a batch is given room for at its start: a batch is sent once it passes BATCH_BYTES. */
+const MAX_ROOM = BATCH_BYTES + (BATCH_BYTES >> 1);
+const MIN_ROOM = 64 << 10;
+
+/**
+ * A writer with room for `size` bytes from the start, in memory of its own (unpooled): growing
+ * would copy everything written so far.
+ */
+function freshWriter(size: number): RecordWriter {
   const w = new RecordWriter();
-  w.buf = Buffer.allocUnsafeSlow(BATCH_BYTES + (BATCH_BYTES >> 1));
+  w.buf = Buffer.allocUnsafeSlow(size);
   return w;
 }
 
 export class BatchWriter {
-  private w = freshWriter();
+  /**
+   * Room for the next batch: the last one's size and a quarter more. Batches of one capture are
+   * alike, and room left unused would still count as memory the receiving thread holds.
+   */
+  private room = MAX_ROOM;
+  private w = freshWriter(this.room);
   private readonly packr = new Packr({ useRecords: false });
   items = 0;
 
@@ -85,7 +97,8 @@ export class BatchWriter {
   /** The batch so far, in memory of its own to transfer; the next one starts empty. */
   take(): Uint8Array<ArrayBuffer> {
     const { buf, pos } = this.w;
-    this.w = freshWriter();
+    this.room = Math.min(MAX_ROOM, Math.max(MIN_ROOM, pos + (pos >> 2)));
+    this.w = freshWriter(this.room);
     this.items = 0;
     // Unpooled (allocUnsafeSlow, or grown by allocUnsafe past the pool's size): the whole ArrayBuffer is this batch's.
     const ab = buf.buffer;
