@@ -81,8 +81,12 @@ interface ConnectionMemo {
   rows: Array<number[] | null>;
 }
 
-/** Connections remembered per transport before the memory starts over. */
-const MAX_MEMOS = 1 << 16;
+/**
+ * Connections remembered per transport before the memory starts over: more than are open at
+ * once in most captures, few enough that what the memos hold (two ends, a header block) stays
+ * a few megabytes.
+ */
+const MAX_MEMOS = 8192;
 
 export class SummaryBuilder {
   private cols = emptyColumns(CHUNK_ROWS);

@@ -80,6 +80,10 @@ function valueBit(v: string): number {
 export class HeaderKinds {
   private map = new Map<string, number>();
   bit(name: string): number {
+    // Every name nameBit counts ends in n, e, y or h (authorization, cookie, api-key, token, auth),
+    // and no character outside ASCII lower-cases to one of them: most names need no lookup.
+    const last = name.charCodeAt(name.length - 1) | 0x20;
+    if (last !== 0x6e && last !== 0x65 && last !== 0x79 && last !== 0x68) return 0;
     let b = this.map.get(name);
     if (b === undefined) {
       if (this.map.size >= 4096) this.map = new Map();
