@@ -6,7 +6,7 @@
  *
  * Layout: MAGIC, FORMAT, then the fields of TransactionRecord in declaration order. Strings are
  * a tag byte (0: null; 1..128: ASCII of tag - 1 chars, bytes follow; UTF8: u32 byte length, then
- * UTF-8) — most strings here are short ASCII, copied by a plain loop. Numbers that may be large,
+ * UTF-8; LATIN1, for header blocks: u32 length, then one byte per character) — most strings here are short ASCII, copied by a plain loop. Numbers that may be large,
  * fractional or null are f64 (null as NULL_NUMBER's bit pattern, a NaN no record holds). Header
  * fields: an HTTP/1 block kept raw (header-block.ts) is one string, split when read; a HeaderList
  * is a count and its pairs. DNS details have a layout too (a DNS capture is one record per
@@ -29,6 +29,8 @@ const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'dns'];
 const KINDS: readonly EndpointKind[] = ['pod', 'service', 'node', 'external'];
 const TAG_NULL = 0;
 const TAG_UTF8 = 0xff;
+/** A string known to hold only code points up to 0xff (an HTTP/1 header block): one byte each, copied as is. */
+const TAG_LATIN1 = 0xfe;
 const MAX_ASCII = 127;
 const HEADERS_RAW = 0xffffffff;
 
@@ -135,6 +137,14 @@ export class RecordWriter {
     this.pos += 5 + written;
   }
 
+  /** A string of code points up to 0xff (the caller knows): one byte each, no UTF-8 encoding. */
+  latin1(s: string): void {
+    this.room(5 + s.length);
+    this.buf[this.pos] = TAG_LATIN1;
+    this.buf.writeUInt32LE(s.length, this.pos + 1);
+    this.pos += 5 + this.buf.write(s, this.pos + 5, 'latin1');
+  }
+
   bytes(b: Uint8Array): void {
     this.u32(b.length);
     this.room(b.length);
@@ -150,7 +160,7 @@ const NULL_HI = 0x7ff80000;
 function writeHeaders(w: RecordWriter, raw: string | undefined, list: HeaderList): void {
   if (raw !== undefined) {
     w.u32(HEADERS_RAW);
-    w.str(raw);
+    w.latin1(raw);
     return;
   }
   w.u32(list.length);
@@ -297,6 +307,12 @@ class Reader {
   str(): string | null {
     const tag = this.buf[this.pos++];
     if (tag === TAG_NULL) return null;
+    if (tag === TAG_LATIN1) {
+      const n = this.u32();
+      const s = this.buf.toString('latin1', this.pos, this.pos + n);
+      this.pos += n;
+      return s;
+    }
     if (tag === TAG_UTF8) {
       const n = this.u32();
       const s = this.buf.toString('utf8', this.pos, this.pos + n);
