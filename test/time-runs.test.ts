@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 } from '../scripts/prng.js';
-import { RunBuilder, decodeRun, mergeRuns } from '../src/store/time-runs.js';
+import { RunBuilder, decodeRun, mergeRuns, type RunSet } from '../src/store/time-runs.js';
 
 function made(n: number, seed: number): Array<{ ts: number; seq: number }> {
   const rnd = mulberry32(seed);
@@ -21,13 +21,22 @@ function made(n: number, seed: number): Array<{ ts: number; seq: number }> {
   return out;
 }
 
-function runsOf(records: Array<{ ts: number; seq: number }>): Float64Array[] {
-  const stored: Array<[number, Buffer]> = [];
-  const b = new RunBuilder((chunk, run) => stored.push([chunk, run]));
+/** The runs as the workspace keeps them, counting the runs a merge reads. */
+function runsOf(records: Array<{ ts: number; seq: number }>): RunSet & { loads: number } {
+  const stored = new Map<number, Buffer>();
+  const b = new RunBuilder((chunk, run) => stored.set(chunk, run));
   for (const r of records) b.add(r.seq, r.ts);
   b.flush();
-  assert.deepEqual(stored.map(([c]) => c), [...Array(stored.length).keys()], 'one run per chunk, in order');
-  return stored.map(([, run]) => decodeRun(run));
+  assert.deepEqual([...stored.keys()], [...Array(stored.size).keys()], 'one run per chunk, in order');
+  const set = {
+    bounds: decodeRun(b.boundsValue()),
+    loads: 0,
+    load(chunk: number): Float64Array {
+      set.loads++;
+      return decodeRun(stored.get(chunk)!);
+    },
+  };
+  return set;
 }
 
 describe('time runs', () => {
@@ -36,7 +45,7 @@ describe('time runs', () => {
   const sorted = [...records].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
 
   it('stores 4096 records per run and lists them all in (ts, seq) order', () => {
-    assert.equal(runs.length, 5);
+    assert.equal(runs.bounds.length, 5 * 3);
     assert.deepEqual([...mergeRuns(runs, -Infinity, Infinity, false)], sorted);
   });
 
@@ -54,6 +63,17 @@ describe('time runs', () => {
       assert.deepEqual([...mergeRuns(runs, a, b, true)], [...want].reverse());
     }
     assert.deepEqual([...mergeRuns(runs, 0, 1, false)], []);
+  });
+
+  it('reads only the runs a listing reaches', () => {
+    // Records in time order: the first 10 pairs lie in the first run alone.
+    const ordered = runsOf(Array.from({ length: 20_000 }, (_, i) => ({ ts: 1000 + i, seq: i + 1 })));
+    const forward = mergeRuns(ordered, -Infinity, Infinity, false);
+    for (let k = 0; k < 10; k++) forward.next();
+    assert.equal(ordered.loads, 1);
+    const back = mergeRuns(ordered, -Infinity, Infinity, true);
+    assert.equal(back.next().value?.seq, 20_000);
+    assert.equal(ordered.loads, 2);
   });
 
   it('equal timestamps come in sequence order', () => {

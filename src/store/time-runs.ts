@@ -33,6 +33,8 @@ export class RunBuilder {
   private readonly seqs = new Float64Array(CHUNK_ROWS);
   private n = 0;
   private chunk = -1;
+  /** Each finished run's chunk, first and last timestamp. */
+  private readonly bounds: number[] = [];
 
   /** `put` stores a finished run under its chunk number. */
   constructor(private readonly put: (chunk: number, run: Buffer) => void) {}
@@ -49,9 +51,26 @@ export class RunBuilder {
   }
 
   flush(): void {
-    if (this.n > 0) this.put(this.chunk, encodeRun(this.ts, this.seqs, this.n));
+    if (this.n === 0) return;
+    const run = encodeRun(this.ts, this.seqs, this.n);
+    const pairs = new Float64Array(run.buffer, run.byteOffset, run.byteLength / 8);
+    this.bounds.push(this.chunk, pairs[0], pairs[pairs.length - 2]);
+    this.put(this.chunk, run);
     this.n = 0;
   }
+
+  /** The runs' bounds (chunk, first ts, last ts per run), stored beside them so that a listing opens only the runs it reaches. */
+  boundsValue(): Buffer {
+    const f = Float64Array.from(this.bounds);
+    return Buffer.from(f.buffer, 0, f.byteLength);
+  }
+}
+
+/** The runs of one data key: their bounds, and each run read when first needed. */
+export interface RunSet {
+  /** chunk, first ts, last ts, per run. */
+  bounds: Float64Array;
+  load(chunk: number): Float64Array;
 }
 
 /** First index of the run whose ts is >= t (n when none). */
@@ -86,19 +105,21 @@ interface Cursor {
 
 /**
  * Every (ts, seq) of the runs within [from, to], merged in (ts, seq) order, or the reverse:
- * the order the per-record index gave. A binary heap of one cursor per run.
+ * the order the per-record index gave. A binary heap of cursors; a run is read only once the
+ * merge reaches its first (last, in reverse) timestamp, so a listing that stops early reads
+ * the few runs it needed, not all of them.
  */
-export function* mergeRuns(runs: Float64Array[], from: number, to: number, reverse: boolean): Generator<{ ts: number; seq: number }> {
-  const heap: Cursor[] = [];
-  for (const run of runs) {
-    const lo = lowerBound(run, from);
-    const hi = upperBound(run, to);
-    if (lo >= hi) continue;
-    heap.push(reverse ? { run, at: hi - 1, end: lo - 1 } : { run, at: lo, end: hi });
-  }
+export function* mergeRuns(set: RunSet, from: number, to: number, reverse: boolean): Generator<{ ts: number; seq: number }> {
+  const b = set.bounds;
+  const order: number[] = [];
+  for (let i = 0; i + 2 < b.length; i += 3) if (b[i + 2] >= from && b[i + 1] <= to) order.push(i);
+  // The run that may hold the next pair soonest first: by first ts, or by last ts in reverse.
+  if (reverse) order.sort((x, y) => b[y + 2] - b[x + 2]);
+  else order.sort((x, y) => b[x + 1] - b[y + 1]);
   const sign = reverse ? -1 : 1;
-  const before = (a: Cursor, b: Cursor): boolean => {
-    const d = a.run[2 * a.at] - b.run[2 * b.at] || a.run[2 * a.at + 1] - b.run[2 * b.at + 1];
+  const heap: Cursor[] = [];
+  const before = (x: Cursor, y: Cursor): boolean => {
+    const d = x.run[2 * x.at] - y.run[2 * y.at] || x.run[2 * x.at + 1] - y.run[2 * y.at + 1];
     return sign * d < 0;
   };
   const down = (i: number): void => {
@@ -113,14 +134,39 @@ export function* mergeRuns(runs: Float64Array[], from: number, to: number, rever
       i = m;
     }
   };
-  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
-  while (heap.length > 0) {
+  const up = (i: number): void => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i], heap[parent])) return;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  };
+  let next = 0;
+  for (;;) {
+    // Open every run that could hold a pair before (or equal to) the heap's best.
+    while (next < order.length) {
+      const i = order[next];
+      if (heap.length > 0) {
+        const top = heap[0];
+        const t = top.run[2 * top.at];
+        if (reverse ? b[i + 2] < t : b[i + 1] > t) break;
+      }
+      next++;
+      const run = set.load(b[i]);
+      const lo = lowerBound(run, from);
+      const hi = upperBound(run, to);
+      if (lo >= hi) continue;
+      heap.push(reverse ? { run, at: hi - 1, end: lo - 1 } : { run, at: lo, end: hi });
+      up(heap.length - 1);
+    }
+    if (heap.length === 0) return;
     const c = heap[0];
     yield { ts: c.run[2 * c.at], seq: c.run[2 * c.at + 1] };
     c.at += sign;
     if (c.at === c.end) {
       const last = heap.pop()!;
-      if (heap.length === 0) return;
+      if (heap.length === 0) continue;
       heap[0] = last;
     }
     down(0);

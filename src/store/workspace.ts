@@ -5,6 +5,7 @@
  *   snapshots  id                      -> SnapshotMeta
  *   tx         [snapshot, seq]         -> StoredRecord (lean: no id, no bodies; record-codec.ts's layout)
  *   truns      [snapshot, chunk]       -> (ts, seq) pairs of 4096 records, sorted (time order for listing; time-runs.ts)
+ *              [snapshot, -1]          -> each run's chunk, first and last ts
  *   time       [snapshot, ts, seq]     -> null          (the time index before runs: read for snapshots that have no runs)
  *   bodies     [snapshot, seq, 0|1]    -> bytes         (0 request, 1 response)
  *   conns      [snapshot, transport, id] -> StreamSummary (each TCP connection and UDP flow)
@@ -27,7 +28,7 @@ import type { TransactionRecord } from '../dissect/record.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
-import { RunBuilder, decodeRun, mergeRuns } from './time-runs.js';
+import { RunBuilder, decodeRun, mergeRuns, type RunSet } from './time-runs.js';
 import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, type StoredRecord } from './record-codec.js';
 
 export type { StoredRecord };
@@ -64,6 +65,9 @@ export class SnapshotNotFound extends Error {
     this.name = 'SnapshotNotFound';
   }
 }
+
+/** The truns key of a data key's run bounds (runs are under chunks 0, 1, ...). */
+const RUN_BOUNDS = -1;
 
 /** Keys removed per write transaction when a snapshot or an old generation is deleted. */
 const REMOVE_BATCH = 16384;
@@ -227,9 +231,8 @@ export class Workspace {
   /** Sequence numbers of a snapshot's transactions in time order. */
   *timeOrder(snapshot: string, opts: { from?: number; to?: number; reverse?: boolean } = {}): Generator<{ ts: number; seq: number }> {
     const key = this.keyOf(snapshot, true);
-    const runs: Float64Array[] = [];
-    for (const { value } of this.truns.getRange({ start: [key, -1], end: [key, Infinity] })) runs.push(decodeRun(value));
-    if (runs.length > 0) {
+    const runs = this.runSet(key);
+    if (runs) {
       yield* mergeRuns(runs, opts.from ?? -Infinity, opts.to ?? Infinity, opts.reverse === true);
       return;
     }
@@ -288,6 +291,14 @@ export class Workspace {
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }
 
+  /** The time runs of a data key, null for a snapshot stored before them (it has the per-record index). */
+  private runSet(key: string): RunSet | null {
+    const load = (chunk: number): Float64Array => decodeRun(this.truns.get([key, chunk]) ?? Buffer.alloc(0));
+    const stored = this.truns.get([key, RUN_BOUNDS]);
+    if (stored) return { bounds: decodeRun(stored), load };
+    return null;
+  }
+
   private runOf(key: string): RunBuilder {
     let b = this.runs.get(key);
     if (!b) {
@@ -297,9 +308,13 @@ export class Workspace {
     return b;
   }
 
-  /** The last, partial, time run of what was written under `key`. */
+  /** The last, partial, time run of what was written under `key`, and the runs' bounds. */
   private finishRuns(key: string): void {
-    this.runs.get(key)?.flush();
+    const b = this.runs.get(key);
+    if (b) {
+      b.flush();
+      void this.truns.put([key, RUN_BOUNDS], b.boundsValue());
+    }
     this.runs.delete(key);
   }
 
