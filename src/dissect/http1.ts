@@ -364,12 +364,7 @@ export class Http1Dissector implements StreamHandler {
     const end = h.chunked ? h.chunkedBody(b, h.end) : h.end + Math.max(0, h.contentLength);
     if (end < 0 || end > b.length) return -1;
     this.requestHead(h.method, h.url, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding, false);
-    if (h.chunked) {
-      const c = h.chunks;
-      for (let i = 0; i < c.length; i += 2) this.requestBody(b.subarray(c[i], c[i + 1]));
-    } else if (end > h.end) {
-      this.requestBody(b.subarray(h.end, end));
-    }
+    this.fastBody(b, end, h.chunked, 'request');
     this.requestComplete(end < b.length);
     return end;
   }
@@ -391,14 +386,21 @@ export class Http1Dissector implements StreamHandler {
     else return -1; // delimited by the connection's close
     if (end < 0 || end > b.length) return -1;
     this.responseHead(h.status, h.statusText, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding);
-    if (chunked) {
-      const c = h.chunks;
-      for (let i = 0; i < c.length; i += 2) this.responseBody(b.subarray(c[i], c[i + 1]));
-    } else if (end > h.end) {
-      this.responseBody(b.subarray(h.end, end));
-    }
+    this.fastBody(b, end, chunked, 'response');
     this.responseComplete(end < b.length);
     return end;
+  }
+
+  /** The body of the message the scanner just read, up to `end`: its chunks' data, or the bytes after the head. */
+  private fastBody(b: Buffer, end: number, chunked: boolean, side: 'request' | 'response'): void {
+    const h = this.scan!;
+    const add = (part: Buffer): void => (side === 'request' ? this.requestBody(part) : this.responseBody(part));
+    if (chunked) {
+      const c = h.chunks;
+      for (let i = 0; i < c.length; i += 2) add(b.subarray(c[i], c[i + 1]));
+    } else if (end > h.end) {
+      add(b.subarray(h.end, end));
+    }
   }
 
   /**

@@ -18,14 +18,15 @@
  */
 import { Packr } from 'msgpackr';
 import { parseHeaderBlock } from '../dissect/header-block.js';
+// The summary's protocol codes: one numbering for everything stored.
+import { PROTOCOLS } from './summary-format.js';
 import type { DnsQuestion, DnsRecordInfo } from '../dissect/dns-message.js';
-import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, Protocol, TransactionRecord } from '../dissect/record.js';
+import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, TransactionRecord } from '../dissect/record.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 
 const MAGIC = 0xc1;
 const FORMAT = 1;
-const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'dns'];
 const KINDS: readonly EndpointKind[] = ['pod', 'service', 'node', 'external'];
 const TAG_NULL = 0;
 const TAG_UTF8 = 0xff;
@@ -187,6 +188,16 @@ function writeHeaders(w: RecordWriter, raw: string | undefined, list: HeaderList
   }
 }
 
+/** What requests and responses share, from the version on. */
+function writeMessageTail(w: RecordWriter, m: HttpRequest | HttpResponse): void {
+  w.str(m.version);
+  writeHeaders(w, m.rawHeaders, m.headers);
+  w.f64(m.headersSize);
+  w.f64(m.bodySize);
+  w.f64(m.wireBodySize);
+  w.str(m.contentEncoding);
+}
+
 function writeEndpoint(w: RecordWriter, e: Endpoint): void {
   w.str(e.ip);
   w.u32(e.port);
@@ -238,22 +249,12 @@ export function encodeRecordInto(w: RecordWriter, r: StoredRecord, requestBody: 
   w.str(q.url);
   w.str(q.path);
   w.str(q.query);
-  w.str(q.version);
-  writeHeaders(w, q.rawHeaders, q.headers);
-  w.f64(q.headersSize);
-  w.f64(q.bodySize);
-  w.f64(q.wireBodySize);
-  w.str(q.contentEncoding);
+  writeMessageTail(w, q);
   const s = r.response;
   if (s) {
     w.f64(s.status);
     w.str(s.statusText);
-    w.str(s.version);
-    writeHeaders(w, s.rawHeaders, s.headers);
-    w.f64(s.headersSize);
-    w.f64(s.bodySize);
-    w.f64(s.wireBodySize);
-    w.str(s.contentEncoding);
+    writeMessageTail(w, s);
   }
   w.f64(r.status);
   w.u32(r.notes.length);
