@@ -127,8 +127,9 @@ export class Workspace {
   private openAll(): void {
     this.root = open({ path: join(this.dir, 'podcap.lmdb'), compression: false, mapSize: 2 ** 36 });
     this.snapshots = this.root.openDB({ name: 'snapshots' });
-    // mapsAsObjects: records written by import's analysis thread are plain msgpack maps (no shared structures).
     this.tx = this.root.openDB({ name: 'tx', encoding: 'binary' });
+    // The same records read as msgpack, for those stored before record-codec.ts: plain maps, as
+    // import's analysis thread wrote them then (mapsAsObjects), or lmdb-js's own encoding.
     this.txLegacy = this.root.openDB({ name: 'tx', mapsAsObjects: true } as { name: string });
     this.time = this.root.openDB({ name: 'time' });
     this.truns = this.root.openDB({ name: 'truns', encoding: 'binary' });
