@@ -707,8 +707,10 @@ export class Http2Dissector implements StreamHandler {
   private emit(s: H2Stream, ts: number): void {
     if (!this.streams.delete(s.id)) return;
     this.closed.add(s.id);
-    // Stream ids only grow: ids far below the newest need not be remembered.
-    if (this.closed.size > 4096) for (const id of this.closed) if (id < s.id - 8192) this.closed.delete(id);
+    // Stream ids only grow: ids far below the newest need not be remembered. Forgotten in one pass
+    // once the set has doubled, not at every stream: a pass per stream over the ~4096 remembered
+    // made a long connection quadratic (6 of the 15 s of a 420k-stream h2c capture).
+    if (this.closed.size > 8192) for (const id of this.closed) if (id < s.id - 8192) this.closed.delete(id);
     this.emittedAny = true;
     const notes = [...this.connNotes, ...this.orphanNotes, ...s.notes];
     this.orphanNotes = [];
