@@ -603,7 +603,9 @@ export class Http2Dissector implements StreamHandler {
     if (this.rolesUnsure && this.settleRoles(result.headers, fromClient)) fromClient = !fromClient;
     const s = this.touch(id, ts);
     s.undecodedFields += result.missing.length;
-    this.lostFields.set(result.headers, result.missing.filter((m) => m.kind === 'indexed').length);
+    // Only blocks that lost fields are remembered (absent reads as 0): a WeakMap entry per block
+    // was work for every garbage collection on captures of millions of streams.
+    if (result.missing.length > 0) this.lostFields.set(result.headers, result.missing.filter((m) => m.kind === 'indexed').length);
     if (result.error) s.notes.push(`header block could not be fully decoded (${result.error})`);
     if (fromClient) {
       if (!s.requestHeaders) {
