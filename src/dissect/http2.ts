@@ -35,6 +35,9 @@ export const DEFAULT_HTTP2_OPTIONS: Http2Options = {
   maxOpenStreams: 10_000,
 };
 
+/** No bytes: one shared value where a fresh empty Buffer was made per frame (nothing writes into it). */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 /** The HTTP/1 request that asked for `Upgrade: h2c`: it becomes stream 1. */
 export interface UpgradedRequest {
   method: string;
@@ -71,7 +74,7 @@ class Side {
   state: SideState;
   hpack: HpackDecoder;
   /** Partial frame header or whole-frame payload being gathered. */
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   header: FrameHeader | null = null;
   /** DATA: payload bytes still to come, padding after them, stream and flags. */
   dataLeft = 0;
@@ -247,7 +250,7 @@ export class Http2Dissector implements StreamHandler {
 
   private toResync(side: Side): void {
     side.state = 'resync';
-    side.buf = Buffer.alloc(0);
+    side.buf = EMPTY;
     side.header = null;
   }
 
@@ -272,6 +275,13 @@ export class Http2Dissector implements StreamHandler {
           break;
         }
         case 'header': {
+          if (side.buf.length === 0 && bytes.length - i >= FRAME_HEADER) {
+            // The common case, a whole frame header in the segment: read in place.
+            const h = readFrameHeader(bytes, i);
+            i += FRAME_HEADER;
+            this.startFrame(side, h, fromClient, ts);
+            break;
+          }
           const need = FRAME_HEADER - side.buf.length;
           const take = Math.min(need, bytes.length - i);
           side.buf = side.buf.length === 0 && take === FRAME_HEADER ? bytes.subarray(i, i + take) : Buffer.concat([side.buf, bytes.subarray(i, i + take)]);
@@ -281,7 +291,7 @@ export class Http2Dissector implements StreamHandler {
             break;
           }
           const h = readFrameHeader(side.buf, 0);
-          side.buf = Buffer.alloc(0);
+          side.buf = EMPTY;
           this.startFrame(side, h, fromClient, ts);
           break;
         }
@@ -298,7 +308,7 @@ export class Http2Dissector implements StreamHandler {
             side.buf = Buffer.concat([side.buf, part]);
             if (side.buf.length === h.length) {
               const payload = side.buf;
-              side.buf = Buffer.alloc(0);
+              side.buf = EMPTY;
               side.state = 'header';
               this.frame(side, h, payload, fromClient, ts);
             }
@@ -345,7 +355,7 @@ export class Http2Dissector implements StreamHandler {
             side.buf = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_WINDOW)));
             break;
           }
-          side.buf = Buffer.alloc(0);
+          side.buf = EMPTY;
           side.state = 'header';
           // Go on from the boundary with the rest of what was kept.
           this.feed(dir, Buffer.from(buf.subarray(at)), ts);
@@ -388,10 +398,10 @@ export class Http2Dissector implements StreamHandler {
       }
       return;
     }
-    side.buf = Buffer.alloc(0);
+    side.buf = EMPTY;
     if (h.length === 0) {
       side.state = 'header';
-      this.frame(side, h, Buffer.alloc(0), fromClient, ts);
+      this.frame(side, h, EMPTY, fromClient, ts);
       return;
     }
     side.state = 'frame';
