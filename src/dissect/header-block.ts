@@ -7,7 +7,7 @@
  * `name:value` ended by CRLF, the name a token, no folded lines), which is what makes the split
  * below exact.
  */
-import type { HeaderList, HttpRequest, HttpResponse, TransactionRecord } from './record.js';
+import { headerValue, type HeaderList, type HttpRequest, type HttpResponse, type TransactionRecord } from './record.js';
 
 /** A message that may carry its header block raw (see HttpRequest.rawHeaders). */
 export interface HeaderCarrier {
@@ -19,58 +19,19 @@ function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
 
-/** The fields of a clean block ("Name: value\r\n" lines), in order, values without surrounding spaces or tabs. */
-export function parseHeaderBlock(raw: string): HeaderList {
-  const out: HeaderList = [];
-  let at = 0;
-  while (at < raw.length) {
-    let end = raw.indexOf('\r\n', at);
-    if (end < 0) end = raw.length;
-    const colon = raw.indexOf(':', at);
-    if (colon > at && colon < end) {
-      let vs = colon + 1;
-      let ve = end;
-      while (vs < ve && isOws(raw.charCodeAt(vs))) vs++;
-      while (ve > vs && isOws(raw.charCodeAt(ve - 1))) ve--;
-      out.push([raw.slice(at, colon), raw.slice(vs, ve)]);
-    }
-    at = end + 2;
-  }
-  return out;
-}
-
-/** The message's fields, whichever way it carries them. */
-export function messageHeaders(m: HeaderCarrier): HeaderList {
-  return m.rawHeaders === undefined ? m.headers : parseHeaderBlock(m.rawHeaders);
-}
-
-/**
- * First value of a field by case-insensitive name, without splitting the whole block: the
- * lookups import makes (content-type of a failed response, credentials) on raw blocks.
- */
-export function messageHeader(m: HeaderCarrier, name: string): string | null {
-  const raw = m.rawHeaders;
-  if (raw === undefined) {
-    const lower = name.toLowerCase();
-    for (const [n, v] of m.headers) if (n.length === lower.length && n.toLowerCase() === lower) return v;
-    return null;
-  }
-  let found: string | null = null;
-  forEachHeaderName(raw, (n, valueAt, lineEnd) => {
-    if (n.length !== name.length || n.toLowerCase() !== name.toLowerCase()) return true;
-    let vs = valueAt;
-    let ve = lineEnd;
-    while (vs < ve && isOws(raw.charCodeAt(vs))) vs++;
-    while (ve > vs && isOws(raw.charCodeAt(ve - 1))) ve--;
-    found = raw.slice(vs, ve);
-    return false;
-  });
-  return found;
+/** The value between a field's colon and its line end, without surrounding spaces or tabs. */
+function valueAt(raw: string, start: number, lineEnd: number): string {
+  let vs = start;
+  let ve = lineEnd;
+  while (vs < ve && isOws(raw.charCodeAt(vs))) vs++;
+  while (ve > vs && isOws(raw.charCodeAt(ve - 1))) ve--;
+  return raw.slice(vs, ve);
 }
 
 /**
  * Calls `visit` with each field's name, where its value starts and where its line ends, in
- * order, until it returns false. Values are sliced only by a visitor that wants one.
+ * order, until it returns false. Values are sliced only by a visitor that wants one. The one
+ * walk over a clean block ("Name: value\r\n" lines): every reader of raw blocks goes through it.
  */
 export function forEachHeaderName(raw: string, visit: (name: string, valueAt: number, lineEnd: number) => boolean): void {
   let at = 0;
@@ -81,6 +42,38 @@ export function forEachHeaderName(raw: string, visit: (name: string, valueAt: nu
     if (colon > at && colon < end && !visit(raw.slice(at, colon), colon + 1, end)) return;
     at = end + 2;
   }
+}
+
+/** The fields of a clean block, in order, values without surrounding spaces or tabs. */
+export function parseHeaderBlock(raw: string): HeaderList {
+  const out: HeaderList = [];
+  forEachHeaderName(raw, (name, start, lineEnd) => {
+    out.push([name, valueAt(raw, start, lineEnd)]);
+    return true;
+  });
+  return out;
+}
+
+/** The message's fields, whichever way it carries them. */
+export function messageHeaders(m: HeaderCarrier): HeaderList {
+  return m.rawHeaders === undefined ? m.headers : parseHeaderBlock(m.rawHeaders);
+}
+
+/**
+ * First value of a field by case-insensitive name (headerValue's answer), without splitting a
+ * raw block: the lookups import makes (content-type of a failed response, an upgrade) on raw blocks.
+ */
+export function messageHeader(m: HeaderCarrier, name: string): string | null {
+  const raw = m.rawHeaders;
+  if (raw === undefined) return headerValue(m.headers, name);
+  const lower = name.toLowerCase();
+  let found: string | null = null;
+  forEachHeaderName(raw, (n, start, lineEnd) => {
+    if (n.length !== lower.length || n.toLowerCase() !== lower) return true;
+    found = valueAt(raw, start, lineEnd);
+    return false;
+  });
+  return found;
 }
 
 function expandMessage(m: HttpRequest | HttpResponse): void {
