@@ -11,6 +11,9 @@ export interface BodyLimits {
 
 export const DEFAULT_BODY_LIMITS: BodyLimits = { maxStoredBytes: 1 << 20 };
 
+/** No bytes: one shared value for every empty body or payload (nothing can write into it). */
+export const NO_BYTES: Buffer = Buffer.alloc(0);
+
 /** Collects a body's wire bytes up to a cap, counting all of them. */
 export class BodyCollector {
   private chunks: Buffer[] = [];
@@ -36,8 +39,10 @@ export class BodyCollector {
     return this.kept < this.size;
   }
 
+  /** The kept bytes; most messages have no body, and Buffer.concat would make a new empty Buffer for each. */
   bytes(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+    const n = this.chunks.length;
+    return n === 0 ? NO_BYTES : n === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
   }
 }
 

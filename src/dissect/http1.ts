@@ -139,7 +139,7 @@ export interface Http1Options {
   body: BodyLimits;
   /**
    * Read the common whole-in-one-chunk message with http1-fast.ts (header blocks then travel
-   * raw); false sends every byte through http-parser-js. Defaults to http1FastPath().
+   * raw); false sends every byte through http-parser-js. Defaults to fastPathDefault.
    */
   fastPath?: boolean;
 }
@@ -150,10 +150,6 @@ export interface Http1Options {
  * captures (test/http1-fast.test.ts) and to measure what the fast path saves.
  */
 let fastPathDefault = process.env.PODCAP_HTTP1_FAST_PATH !== '0';
-
-export function http1FastPath(): boolean {
-  return fastPathDefault;
-}
 
 /** Sets the default for dissectors made from now on; returns the previous one. */
 export function setHttp1FastPath(on: boolean): boolean {
@@ -364,7 +360,7 @@ export class Http1Dissector implements StreamHandler {
     const end = h.chunked ? h.chunkedBody(b, h.end) : h.end + Math.max(0, h.contentLength);
     if (end < 0 || end > b.length) return -1;
     this.requestHead(h.method, h.url, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding, false);
-    this.fastBody(b, end, h.chunked, 'request');
+    this.fastBody(b, end, h.chunked, true);
     this.requestComplete(end < b.length);
     return end;
   }
@@ -386,21 +382,25 @@ export class Http1Dissector implements StreamHandler {
     else return -1; // delimited by the connection's close
     if (end < 0 || end > b.length) return -1;
     this.responseHead(h.status, h.statusText, h.version, [], h.rawHeaders, h.headersSize, h.contentEncoding);
-    this.fastBody(b, end, chunked, 'response');
+    this.fastBody(b, end, chunked, false);
     this.responseComplete(end < b.length);
     return end;
   }
 
   /** The body of the message the scanner just read, up to `end`: its chunks' data, or the bytes after the head. */
-  private fastBody(b: Buffer, end: number, chunked: boolean, side: 'request' | 'response'): void {
+  private fastBody(b: Buffer, end: number, chunked: boolean, isRequest: boolean): void {
     const h = this.scan!;
-    const add = (part: Buffer): void => (side === 'request' ? this.requestBody(part) : this.responseBody(part));
     if (chunked) {
       const c = h.chunks;
-      for (let i = 0; i < c.length; i += 2) add(b.subarray(c[i], c[i + 1]));
+      for (let i = 0; i < c.length; i += 2) this.body(isRequest, b.subarray(c[i], c[i + 1]));
     } else if (end > h.end) {
-      add(b.subarray(h.end, end));
+      this.body(isRequest, b.subarray(h.end, end));
     }
+  }
+
+  private body(isRequest: boolean, part: Buffer): void {
+    if (isRequest) this.requestBody(part);
+    else this.responseBody(part);
   }
 
   /**
@@ -616,7 +616,7 @@ export class Http1Dissector implements StreamHandler {
       notes.push(...req.notes);
       if (!req.complete) notes.push('request incomplete');
       const enc = req.contentEncoding;
-      const decoded = decodeContent(wireBytes(req.body), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
+      const decoded = decodeContent(req.body.bytes(), enc, req.complete && !req.body.truncated && req.body.missing === 0, limits);
       if (decoded.note) notes.push(`request: ${decoded.note}`);
       if (req.body.missing > 0) notes.push(`request body: ${req.body.missing} bytes not captured`);
       requestBody = req.body.size > 0 ? decoded.data : null;
@@ -638,7 +638,7 @@ export class Http1Dissector implements StreamHandler {
     let responseBody: Buffer | null = null;
     if (res) {
       const enc = res.contentEncoding;
-      const decoded = decodeContent(wireBytes(res.body), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
+      const decoded = decodeContent(res.body.bytes(), enc, res.complete && !res.body.truncated && res.body.missing === 0, limits);
       if (decoded.note) notes.push(`response: ${decoded.note}`);
       if (res.body.missing > 0) notes.push(`response body: ${res.body.missing} bytes not captured`);
       responseBody = res.body.size > 0 ? decoded.data : null;
@@ -675,13 +675,6 @@ export class Http1Dissector implements StreamHandler {
       responseBody,
     });
   }
-}
-
-const NO_BYTES = Buffer.alloc(0);
-
-/** Most requests have no body: BodyCollector.bytes() would concatenate nothing into a new Buffer for each. */
-function wireBytes(body: BodyCollector): Buffer {
-  return body.size === 0 ? NO_BYTES : body.bytes();
 }
 
 function describe(err: Error): string {

@@ -11,7 +11,7 @@
  * transaction notes the rest.
  */
 import type { CloseReason, Dir, StreamHandler, TcpConnection } from '../net/tcp-reassembly.js';
-import { BodyCollector, DEFAULT_BODY_LIMITS, decodeContent, type BodyLimits } from './body.js';
+import { BodyCollector, DEFAULT_BODY_LIMITS, NO_BYTES, decodeContent, type BodyLimits } from './body.js';
 import { GrpcFramer, decodeGrpcMessage, grpcStatusName, isGrpcContentType, splitGrpcPath, statusForHttp, statusForReset, type GrpcMessage } from './grpc.js';
 import { HpackDecoder, type HpackResult } from './hpack.js';
 import { FLAG, FRAME, FRAME_HEADER, PREFACE, SETTINGS, errorName, findFrameBoundary, readFrameHeader, type FrameHeader } from './http2-frames.js';
@@ -34,9 +34,6 @@ export const DEFAULT_HTTP2_OPTIONS: Http2Options = {
   maxHeaderBlock: 256 * 1024,
   maxOpenStreams: 10_000,
 };
-
-/** No bytes: one shared value where a fresh empty Buffer was made per frame (nothing writes into it). */
-const EMPTY: Buffer = Buffer.alloc(0);
 
 /** The HTTP/1 request that asked for `Upgrade: h2c`: it becomes stream 1. */
 export interface UpgradedRequest {
@@ -74,7 +71,7 @@ class Side {
   state: SideState;
   hpack: HpackDecoder;
   /** Partial frame header or whole-frame payload being gathered. */
-  buf: Buffer = EMPTY;
+  buf: Buffer = NO_BYTES;
   header: FrameHeader | null = null;
   /** DATA: payload bytes still to come, padding after them, stream and flags. */
   dataLeft = 0;
@@ -250,7 +247,7 @@ export class Http2Dissector implements StreamHandler {
 
   private toResync(side: Side): void {
     side.state = 'resync';
-    side.buf = EMPTY;
+    side.buf = NO_BYTES;
     side.header = null;
   }
 
@@ -282,17 +279,13 @@ export class Http2Dissector implements StreamHandler {
             this.startFrame(side, h, fromClient, ts);
             break;
           }
-          const need = FRAME_HEADER - side.buf.length;
-          const take = Math.min(need, bytes.length - i);
-          side.buf = side.buf.length === 0 && take === FRAME_HEADER ? bytes.subarray(i, i + take) : Buffer.concat([side.buf, bytes.subarray(i, i + take)]);
+          // A frame header cut by the segment's end: gathered in a copy (concat copies), as the
+          // segment's bytes are not ours to keep.
+          const take = Math.min(FRAME_HEADER - side.buf.length, bytes.length - i);
+          side.buf = Buffer.concat([side.buf, bytes.subarray(i, i + take)]);
           i += take;
-          if (side.buf.length < FRAME_HEADER) {
-            side.buf = Buffer.from(side.buf);
-            break;
-          }
-          const h = readFrameHeader(side.buf, 0);
-          side.buf = EMPTY;
-          this.startFrame(side, h, fromClient, ts);
+          if (side.buf.length < FRAME_HEADER) break;
+          this.startFrame(side, readFrameHeader(side.buf, 0), fromClient, ts);
           break;
         }
         case 'frame': {
@@ -308,7 +301,7 @@ export class Http2Dissector implements StreamHandler {
             side.buf = Buffer.concat([side.buf, part]);
             if (side.buf.length === h.length) {
               const payload = side.buf;
-              side.buf = EMPTY;
+              side.buf = NO_BYTES;
               side.state = 'header';
               this.frame(side, h, payload, fromClient, ts);
             }
@@ -355,7 +348,7 @@ export class Http2Dissector implements StreamHandler {
             side.buf = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_WINDOW)));
             break;
           }
-          side.buf = EMPTY;
+          side.buf = NO_BYTES;
           side.state = 'header';
           // Go on from the boundary with the rest of what was kept.
           this.feed(dir, Buffer.from(buf.subarray(at)), ts);
@@ -366,6 +359,8 @@ export class Http2Dissector implements StreamHandler {
   }
 
   private startFrame(side: Side, h: FrameHeader, fromClient: boolean, ts: number): void {
+    // Whatever gathered the header is done with; a payload is gathered from empty.
+    side.buf = NO_BYTES;
     side.header = h;
     if (h.length > Math.max(side.maxFrame, 16384) && h.type !== FRAME.DATA) {
       // Bigger than any frame the receiver allowed: skip it, whatever it is.
@@ -398,10 +393,9 @@ export class Http2Dissector implements StreamHandler {
       }
       return;
     }
-    side.buf = EMPTY;
     if (h.length === 0) {
       side.state = 'header';
-      this.frame(side, h, EMPTY, fromClient, ts);
+      this.frame(side, h, NO_BYTES, fromClient, ts);
       return;
     }
     side.state = 'frame';
