@@ -172,12 +172,12 @@ export class PcapReader extends ChunkedReader {
 
   protected unitLength(buf: Buffer, pos: number, _end: number, offset: number): number {
     if (!this.headerDone) return GLOBAL_HEADER;
-    const incl = this.le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
-    if (incl > this.maxIncl) {
-      this.damaged(offset, incl);
+    const length = this.recordLength(buf, pos);
+    if (length - this.recordHeader > this.maxIncl) {
+      this.damaged(offset, length - this.recordHeader);
       return -1;
     }
-    return this.recordHeader + incl;
+    return length;
   }
 
   /** Length of the record whose header starts at buf[pos] (header included). */
@@ -195,7 +195,6 @@ export class PcapReader extends ChunkedReader {
     this.halted = true;
     this.carry = null;
   }
-
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -503,7 +503,6 @@ export class PcapngReader extends ChunkedReader {
     if (issue === undefined) this.issues.set(detail, { count: 1, firstOffset: this.base + pos, detail });
     else issue.count++;
   }
-
 }
 
 /** Interface units → microseconds since the epoch, exact up to the double rounding of the result. */

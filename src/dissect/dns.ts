@@ -321,10 +321,6 @@ export class DnsTracker {
   }
 
   /**
-   * A sequence that never resolved within its window: its NXDOMAINs are real
-   * failures; part of a failed search when several suffixes of one name were tried.
-   */
-  /**
    * Too many exchanges wait for their sequences' outcomes (a resolver hammered with failing
    * names): the oldest sequences are given up before their window ends, as if it had.
    */
@@ -336,6 +332,10 @@ export class DnsTracker {
     }
   }
 
+  /**
+   * A sequence that never resolved within its window (or was given up early, `note` says why):
+   * its NXDOMAINs are real failures; part of a failed search when several suffixes of one name were tried.
+   */
   private flushExpansion(e: Expansion, key: string, note?: string): void {
     const base = key.slice(key.indexOf('|') + 1);
     this.held -= e.held.length;

@@ -6,7 +6,7 @@
  * message. It accepts only heads on which its reading is provably the one http-parser-js would
  * make (see Http1Dissector.feed); on anything else it says no and the parser reads the message.
  */
-import { HTTPParser } from 'http-parser-js';
+import { HTTP_METHODS } from './http1-syntax.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -35,7 +35,7 @@ const TEXT = table((c) => c === HT || (c >= 0x20 && c <= 0x7e));
 const TARGET = table((c) => c >= 0x21 && c <= 0x7e);
 /** The parser's method pattern, [A-Z-]+. */
 const METHOD_CHAR = table((c) => (c >= 0x41 && c <= 0x5a) || c === 0x2d);
-const METHODS = new Set<string>(HTTPParser.methods);
+const METHODS = new Set<string>(HTTP_METHODS);
 
 const CONTENT_LENGTH = lowerBytes('content-length');
 const CONTENT_ENCODING = lowerBytes('content-encoding');
