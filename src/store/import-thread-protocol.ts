@@ -2,10 +2,8 @@
 import type { CaptureSource } from '../capture/index.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
 import type { AnalysisOptions, AnalysisResult } from '../dissect/pipeline.js';
-import type { ResolutionReport } from '../k8s/enrich.js';
 import type { ClusterModel } from '../k8s/model.js';
-import type { DissectionTally } from './dissection-report.js';
-import type { SummaryDictionaries } from './summary-format.js';
+import type { PassTally } from './pass-steps.js';
 
 /** Items in a batch (import-batch.ts frames them), in the order the pipeline produced them. */
 export const ITEM_TX = 0;
@@ -35,14 +33,5 @@ export interface ThreadWorkerData {
 
 export type ThreadMessage =
   | { type: 'batch'; buf: Uint8Array }
-  | { type: 'done'; result: AnalysisResult; resolution: ResolutionReport; failedDelta: number; end: ThreadTally }
+  | { type: 'done'; result: AnalysisResult; end: PassTally }
   | { type: 'error'; name: string; message: string; stack: string; path?: string };
-
-/** What the analysis thread counted over the whole pass, sent with 'done'. */
-export interface ThreadTally {
-  dissection: DissectionTally;
-  dictionaries: SummaryDictionaries;
-  /** The earliest and latest record timestamps (null: no records). */
-  firstTs: number | null;
-  lastTs: number | null;
-}

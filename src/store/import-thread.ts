@@ -13,10 +13,10 @@ import { Worker } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { CaptureError, type CaptureSource } from '../capture/index.js';
 import type { AnalysisOptions, AnalysisResult, StreamSummary } from '../dissect/pipeline.js';
-import type { ResolutionReport } from '../k8s/enrich.js';
 import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
-import type { ThreadMessage, ThreadTally, ThreadWorkerData } from './import-thread-protocol.js';
+import type { ThreadMessage, ThreadWorkerData } from './import-thread-protocol.js';
+import type { PassTally } from './pass-steps.js';
 import { readBatch, type BatchReader } from './import-batch.js';
 import type { SummaryChunk } from './summary-format.js';
 
@@ -44,11 +44,8 @@ function rebuildError(m: Extract<ThreadMessage, { type: 'error' }>): Error {
 
 export interface ThreadedResult {
   result: AnalysisResult;
-  resolution: ResolutionReport;
-  /** Calls the failure rules turned failed (FailurePolicy.apply's sum). */
-  failedDelta: number;
-  /** The summary's dictionaries, the dissection report's counts and the time extent. */
-  end: ThreadTally;
+  /** What the thread counted over the pass (pass-steps.ts). */
+  end: PassTally;
 }
 
 export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
@@ -93,7 +90,7 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
               Atomics.sub(counter, 0, 1);
               Atomics.notify(counter, 0);
             }
-          } else if (m.type === 'done') settle(null, { result: m.result, resolution: m.resolution, failedDelta: m.failedDelta, end: m.end });
+          } else if (m.type === 'done') settle(null, { result: m.result, end: m.end });
           else settle(rebuildError(m));
         }
       } catch (e) {

@@ -8,24 +8,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyzeCaptures, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
-import { FailurePolicy } from '../dissect/failure-policy.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
 import { BATCH_BYTES, BATCH_ITEMS, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
 import { BatchWriter } from './import-batch.js';
-import { DissectionReportBuilder } from './dissection-report.js';
-import { SummaryBuilder } from './summary-builder.js';
+import { PassSteps } from './pass-steps.js';
 
 const data = workerData as ThreadWorkerData;
 const port = parentPort!;
 const inFlight = new Int32Array(data.inFlight);
-const enricher = new Enricher(data.model ? new IdentityResolver(data.model) : null);
-const policy = new FailurePolicy(data.failed);
-let failedDelta = 0;
-const dissection = new DissectionReportBuilder();
-let seq = 0;
-let firstTs: number | null = null;
-let lastTs: number | null = null;
 
 const batch = new BatchWriter();
 
@@ -43,25 +34,16 @@ function pushed(): void {
   if (batch.items >= BATCH_ITEMS || batch.bytes >= BATCH_BYTES) post();
 }
 
-const summary = new SummaryBuilder((c) => {
+const steps = new PassSteps(new Enricher(data.model ? new IdentityResolver(data.model) : null), data.failed, (c) => {
   batch.chunk(c);
   pushed();
 });
 
 const sink = (t: DissectedTransaction): void => {
-  // As dissectInto's sink does on one thread: named, then judged by the failure rules, then
-  // counted and summarised, then encoded.
-  const r = t.record;
-  enricher.apply(r);
-  if (!policy.trivial) failedDelta += policy.apply(t);
-  dissection.transaction(t);
-  const ts = r.timestamp;
-  if (firstTs === null || ts < firstTs) firstTs = ts;
-  if (lastTs === null || ts > lastTs) lastTs = ts;
   // Before the record is batched: a chunk finished by its arrival (it opens the next) goes ahead of it.
-  summary.add(++seq, r);
+  steps.transaction(t);
   // Stored exactly as encoded here, straight into the batch.
-  batch.tx(r, ts, t.requestBody, t.responseBody);
+  batch.tx(t.record, t.record.timestamp, t.requestBody, t.responseBody);
   pushed();
 };
 
@@ -69,7 +51,7 @@ async function run(): Promise<void> {
   const result = await analyzeCaptures(data.sources, sink, {
     ...data.options,
     onStream: (s: StreamSummary) => {
-      dissection.stream(s);
+      steps.stream(s);
       batch.stream(s);
       pushed();
     },
@@ -78,9 +60,9 @@ async function run(): Promise<void> {
       pushed();
     } : undefined,
   });
-  const dictionaries = summary.finish();
+  const end = steps.finish();
   post();
-  const m: ThreadMessage = { type: 'done', result, resolution: enricher.report(), failedDelta, end: { dissection: dissection.tally(), dictionaries, firstTs, lastTs } };
+  const m: ThreadMessage = { type: 'done', result, end };
   port.postMessage(m);
 }
 

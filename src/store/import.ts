@@ -16,8 +16,8 @@ import { IdentityResolver } from '../k8s/identity.js';
 import { snapshotManifest } from './manifests.js';
 import { analysisOptions, dissectionSettings, type DissectionSettings } from '../config/apply.js';
 import { DEFAULT_SETTINGS } from '../config/schema.js';
-import { FailurePolicy } from '../dissect/failure-policy.js';
 import { DissectionReportBuilder } from './dissection-report.js';
+import { PassSteps, type PassTally } from './pass-steps.js';
 
 export interface ImportOptions {
   name?: string | null;
@@ -101,15 +101,7 @@ export interface PassOptions {
  */
 export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions = { threaded: null, reopen: false }): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
-  const policy = new FailurePolicy(settings.failed);
-  let dissection = new DissectionReportBuilder();
-  let seq = 0;
-  let failedDelta = 0;
   const summary = ws.summaryWriter(key);
-  const seen = (ts: number): void => {
-    if (meta.firstTs === null || ts < meta.firstTs) meta.firstTs = ts;
-    if (meta.lastTs === null || ts > meta.lastTs) meta.lastTs = ts;
-  };
   // Header blocks stay raw as far as the store, which splits them when a record is read.
   const analysis = { ...analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base), rawHeaders: true };
   // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
@@ -122,48 +114,41 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
     });
   };
   let result: AnalysisResult;
+  let end: PassTally;
   const threaded = pass.threaded;
   if (threaded) {
-    // Everything but the writing happens in the thread (naming, failure rules, summary, counts):
-    // this thread's share is LMDB's puts, so that LMDB's own write thread has the rest of the core.
-    const r = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
+    // Everything but the writing happens in the thread (PassSteps there): this thread's share is
+    // LMDB's puts, so that LMDB's own write thread has the rest of the core.
+    let seq = 0;
+    ({ result, end } = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
       store: (encoded, timestamp, requestBody, responseBody) => {
         ws.writeEncoded(key, ++seq, encoded, timestamp, requestBody, responseBody);
       },
       chunk: (c) => summary.chunk(c),
       onStream: (st) => ws.writeStream(key, st),
       betweenBatches: relieve,
-    });
-    dissection = new DissectionReportBuilder(r.end.dissection);
-    summary.dictionaries(r.end.dictionaries);
-    if (r.end.firstTs !== null) seen(r.end.firstTs);
-    if (r.end.lastTs !== null) seen(r.end.lastTs);
-    result = r.result;
-    failedDelta = r.failedDelta;
-    meta.resolution = r.resolution;
+    }));
   } else {
+    const steps = new PassSteps(enricher, settings.failed, (c) => summary.chunk(c));
     const sink = (t: DissectedTransaction): void => {
-      seq++;
-      enricher.apply(t.record);
-      if (!policy.trivial) failedDelta += policy.apply(t);
-      dissection.transaction(t);
-      seen(t.record.timestamp);
-      ws.write(key, seq, t.record, t.requestBody, t.responseBody);
-      summary.add(seq, t.record);
+      ws.write(key, steps.transaction(t), t.record, t.requestBody, t.responseBody);
     };
     const onStream = (st: StreamSummary): void => {
-      dissection.stream(st);
+      steps.stream(st);
       ws.writeStream(key, st);
     };
     result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream, betweenChunks: relieve });
-    meta.resolution = enricher.report();
-    summary.finish();
+    end = steps.finish();
   }
+  summary.dictionaries(end.dictionaries);
   meta.files = result.files;
   meta.report = result.report;
-  meta.report.failed += failedDelta;
-  meta.transactions = seq;
-  meta.dissection = dissection.finish(result.report, result.files, meta.sources.map((s) => s.name), meta.skipped, settings.protocols);
+  meta.report.failed += end.failedDelta;
+  meta.transactions = end.transactions;
+  meta.firstTs = end.firstTs;
+  meta.lastTs = end.lastTs;
+  meta.resolution = end.resolution;
+  meta.dissection = new DissectionReportBuilder(end.dissection).finish(result.report, result.files, meta.sources.map((s) => s.name), meta.skipped, settings.protocols);
 }
 
 export async function importSnapshot(ws: Workspace, paths: string[], opts: ImportOptions = {}): Promise<SnapshotMeta> {
