@@ -14,7 +14,7 @@ import {
   CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS,
   emptyColumns, encodeChunk, type EdgeKey, type EndpointKey, type IndexField, type PostingList, type SummaryChunk, type SummaryDictionaries,
 } from './summary-format.js';
-import { HeaderKinds, authOf, destinationLabel, endpointParts, sameEnd, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
+import { HeaderKinds, authOf, endpointParts, sameEnd, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
 
 /** The indexed fields, by their number here. */
 const FIELDS: readonly IndexField[] = [

@@ -15,7 +15,7 @@ import { SummaryBuilder } from './summary-builder.js';
 import type { Row } from './summary-labels.js';
 
 export * from './summary-format.js';
-export { authOf, endpointKeyOf } from './summary-labels.js';
+export { endpointKeyOf } from './summary-labels.js';
 
 export type SummaryDb = Database<Buffer, [string, number]>;
 export type PostingDb = Database<Buffer, [string, string, string | number, number]>;
@@ -28,13 +28,18 @@ export interface SummaryDbs {
 }
 
 /**
- * Writes a snapshot's summary: built here from the records (add, finish), or put as built
- * elsewhere (chunk, dictionaries: import's analysis thread builds it).
+ * Writes a snapshot's summary: put as built elsewhere (chunk, dictionaries: import's PassSteps
+ * builds it), or built here from the records (add, finish).
  */
 export class SummaryWriter {
-  private readonly builder = new SummaryBuilder((c) => this.chunk(c));
+  /** Made at the first add: a writer that is only handed chunks needs none. */
+  private built: SummaryBuilder | null = null;
 
   constructor(private readonly dbs: SummaryDbs, private readonly snapshot: string) {}
+
+  private get builder(): SummaryBuilder {
+    return (this.built ??= new SummaryBuilder((c) => this.chunk(c)));
+  }
 
   /** Rows must come in sequence order, starting at 1. */
   add(seq: number, r: Row): void {
