@@ -8,7 +8,7 @@
 import { CHUNK_ROWS } from './summary.js';
 
 /** A run as stored: n (ts, seq) pairs as float64, sorted by ts then seq. */
-export function encodeRun(ts: Float64Array, seqs: Float64Array, n: number): Buffer {
+function sortedPairs(ts: Float64Array, seqs: Float64Array, n: number): Float64Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => ts[a] - ts[b] || seqs[a] - seqs[b]);
@@ -17,7 +17,11 @@ export function encodeRun(ts: Float64Array, seqs: Float64Array, n: number): Buff
     out[2 * i] = ts[order[i]];
     out[2 * i + 1] = seqs[order[i]];
   }
-  return Buffer.from(out.buffer, 0, out.byteLength);
+  return out;
+}
+
+function bytesOf(f: Float64Array): Buffer {
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
 }
 
 export function decodeRun(b: Uint8Array): Float64Array {
@@ -52,17 +56,15 @@ export class RunBuilder {
 
   flush(): void {
     if (this.n === 0) return;
-    const run = encodeRun(this.ts, this.seqs, this.n);
-    const pairs = new Float64Array(run.buffer, run.byteOffset, run.byteLength / 8);
+    const pairs = sortedPairs(this.ts, this.seqs, this.n);
     this.bounds.push(this.chunk, pairs[0], pairs[pairs.length - 2]);
-    this.put(this.chunk, run);
+    this.put(this.chunk, bytesOf(pairs));
     this.n = 0;
   }
 
   /** The runs' bounds (chunk, first ts, last ts per run), stored beside them so that a listing opens only the runs it reaches. */
   boundsValue(): Buffer {
-    const f = Float64Array.from(this.bounds);
-    return Buffer.from(f.buffer, 0, f.byteLength);
+    return bytesOf(Float64Array.from(this.bounds));
   }
 }
 

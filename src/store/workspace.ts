@@ -294,10 +294,9 @@ export class Workspace {
 
   /** The time runs of a data key, null for a snapshot stored before them (it has the per-record index). */
   private runSet(key: string): RunSet | null {
-    const load = (chunk: number): Float64Array => decodeRun(this.truns.get([key, chunk]) ?? Buffer.alloc(0));
-    const stored = this.truns.get([key, RUN_BOUNDS]);
-    if (stored) return { bounds: decodeRun(stored), load };
-    return null;
+    const bounds = this.truns.get([key, RUN_BOUNDS]);
+    if (!bounds) return null;
+    return { bounds: decodeRun(bounds), load: (chunk) => decodeRun(this.truns.get([key, chunk]) ?? Buffer.alloc(0)) };
   }
 
   private runOf(key: string): RunBuilder {
