@@ -324,13 +324,8 @@ class Reader {
 
   num(): number | null {
     const p = this.pos;
-    const lo = this.u32();
-    const hi = this.u32();
+    if (this.u32() === NULL_LO && this.u32() === NULL_HI) return null;
     this.pos = p;
-    if (lo === NULL_LO && hi === NULL_HI) {
-      this.pos += 8;
-      return null;
-    }
     return this.f64();
   }
 
