@@ -2,15 +2,13 @@
  * What keeps an import's memory flat: reading pauses between chunks for whoever asks (import
  * reopens its workspace there), and a workspace reopened in the middle of an import loses nothing.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listCaptureSources, readCaptures } from '../src/capture/index.js';
 import { importSnapshot } from '../src/store/import.js';
-import { Workspace } from '../src/store/workspace.js';
 import { fixturesDir } from './support/paths.js';
+import { suiteWorkspace } from './support/workspace.js';
 
 /** Reads with small chunks and a `between` that takes a while; checks no packet arrives while it waits. */
 async function readPausing(paths: string[]): Promise<{ packets: number; pauses: number; plain: number }> {
@@ -52,18 +50,10 @@ describe('reading pauses between chunks', () => {
 });
 
 describe('a workspace reopened in the middle of an import', () => {
-  let dir: string;
-  let ws: Workspace;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'podcap-reopen-'));
-    ws = await Workspace.open(dir);
-  });
-  after(async () => {
-    await ws.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = suiteWorkspace('podcap-reopen-');
 
   it('keeps what was written before and after, and the snapshot commits whole', async () => {
+    const { ws } = tmp;
     const ref = await importSnapshot(ws, [join(fixturesDir, 'sample')], { thread: 'never' });
     const records = Array.from({ length: ref.transactions }, (_, i) => ws.getRecord(ref.id, i + 1)!);
     const meta = { ...ref, id: 'reopened', name: 'reopened', state: 'importing' as const, pid: process.pid };

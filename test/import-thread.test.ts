@@ -3,10 +3,9 @@
  * the same records under the same sequence numbers, bodies, connections, summary, counts and
  * Kubernetes resolution; and its failures are the same failures.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureError, fileSource, listCaptureSources } from '../src/capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../src/dissect/pipeline.js';
@@ -16,8 +15,9 @@ import { dissectionSettings } from '../src/config/apply.js';
 import { DEFAULT_SETTINGS } from '../src/config/schema.js';
 import type { SnapshotMeta } from '../src/store/snapshot.js';
 import { CHUNK_ROWS } from '../src/store/summary.js';
-import { Workspace } from '../src/store/workspace.js';
+import type { Workspace } from '../src/store/workspace.js';
 import { fixturesDir } from './support/paths.js';
+import { suiteWorkspace } from './support/workspace.js';
 
 interface Stored {
   meta: Omit<SnapshotMeta, 'id' | 'createdAt' | 'pid'>;
@@ -81,16 +81,7 @@ function replayed(pcap: Buffer, times: number): Buffer {
 }
 
 describe('import on two threads stores what import on one does', () => {
-  let dir: string;
-  let ws: Workspace;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'podcap-import-thread-'));
-    ws = await Workspace.open(dir);
-  });
-  after(async () => {
-    await ws.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = suiteWorkspace('podcap-import-thread-');
 
   const fourxx = { file: null, settings: dissectionSettings({ ...DEFAULT_SETTINGS, failed: { http: '4xx' as const, rules: [] } }, []) };
   const cases: Array<[string, string[], ImportOptions?]> = [
@@ -102,13 +93,14 @@ describe('import on two threads stores what import on one does', () => {
     ['a capture cut short (imported with damage counted)', [join(fixturesDir, 'damaged', 'cut.pcap')]],
   ];
   const many = (): string => {
-    const file = join(dir, 'replayed.pcap');
+    const file = join(tmp.dir, 'replayed.pcap');
     writeFileSync(file, replayed(readFileSync(join(fixturesDir, 'sample', 'capture.pcap')), 8));
     return file;
   };
   cases.push(['the sample incident played 8 times over: summary chunks cross between the threads', [], { name: 'many' }]);
   for (const [name, given, opts] of cases) {
     it(name, async () => {
+      const { ws } = tmp;
       const paths = opts?.name === 'many' ? [many()] : given;
       const one = await importSnapshot(ws, paths, { ...opts, thread: 'never' });
       const two = await importSnapshot(ws, paths, { ...opts, thread: 'always', exclusive: true });
@@ -128,7 +120,7 @@ describe('import on two threads stores what import on one does', () => {
   }
 
   it('a capture that fails during the pass (gone since it was listed) fails the same way on both, with a CaptureError', async () => {
-    const gone = fileSource(join(dir, 'gone.pcap'));
+    const gone = fileSource(join(tmp.dir, 'gone.pcap'));
     const outcome = async (run: () => Promise<unknown>): Promise<Error> => {
       try {
         await run();
