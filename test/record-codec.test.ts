@@ -18,7 +18,7 @@ import { endpoint, type DissectedTransaction } from '../src/dissect/record.js';
 import { Enricher } from '../src/k8s/enrich.js';
 import { IdentityResolver } from '../src/k8s/identity.js';
 import { snapshotManifest } from '../src/store/manifests.js';
-import { INLINE_BODY_MAX, decodeRecord, encodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, type StoredRecord } from '../src/store/record-codec.js';
+import { INLINE_BODY_MAX, decodeRecord, encodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, recordTimestamp, type StoredRecord } from '../src/store/record-codec.js';
 import type { SnapshotMeta } from '../src/store/snapshot.js';
 import { Workspace } from '../src/store/workspace.js';
 import { corpusDir, corpusSkip, fixturesDir } from './support/paths.js';
@@ -40,6 +40,8 @@ async function importRecords(dir: string): Promise<StoredRecord[]> {
 function assertRoundTrip(r: StoredRecord, where: string): void {
   const bytes = encodeRecord(r);
   assert.ok(isLayoutRecord(bytes), where);
+  // Where the store reads it (the time runs) without decoding the record.
+  assert.equal(recordTimestamp(bytes), r.timestamp, where);
   const back = decodeRecord(bytes);
   const expected = expandHeaders(structuredClone(r));
   assert.deepEqual(back, expected, where);

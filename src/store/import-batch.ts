@@ -5,8 +5,8 @@
  * copied again, parsed, or allocated a Buffer of its own on the way.
  *
  * An item is a tag byte (ITEM_*), then
- *   ITEM_TX:    timestamp f64, record (u32 length + bytes), request and response bodies
- *               (u32 length + bytes, or NO_BODY for none or kept in the record);
+ *   ITEM_TX:    record (u32 length + bytes; its timestamp is read from it), request and response
+ *               bodies (u32 length + bytes, or NO_BODY for none or kept in the record);
  *   otherwise:  u32 length + msgpack of the item's fields (rare: connections, progress, summary chunks).
  */
 import { Packr, Unpackr } from 'msgpackr';
@@ -19,7 +19,7 @@ const NO_BODY = 0xffffffff;
 
 /** What a batch holds, in order. */
 export interface BatchReader {
-  tx(encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void;
+  tx(encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null): void;
   stream(s: StreamSummary): void;
   progress(packets: number, file: string): void;
   chunk(c: SummaryChunk): void;
@@ -53,10 +53,9 @@ export class BatchWriter {
     return this.w.pos;
   }
 
-  tx(record: StoredRecord, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
+  tx(record: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): void {
     const w = this.w;
     w.u8(ITEM_TX);
-    w.f64(timestamp);
     const at = w.pos;
     w.u32(0);
     // Small bodies go inside the record's value, as Workspace.write keeps them; the rest follow it.
@@ -119,13 +118,12 @@ export function readBatch(batch: Uint8Array, to: BatchReader, unpackr: Unpackr):
   while (at < b.length) {
     const tag = b[at];
     if (tag === ITEM_TX) {
-      const ts = b.readDoubleLE(at + 1);
-      const n = b.readUInt32LE(at + 9);
-      const encoded = b.subarray(at + 13, at + 13 + n);
-      const [request, afterRequest] = body(b, at + 13 + n);
+      const n = b.readUInt32LE(at + 1);
+      const encoded = b.subarray(at + 5, at + 5 + n);
+      const [request, afterRequest] = body(b, at + 5 + n);
       const [response, next] = body(b, afterRequest);
       at = next;
-      to.tx(encoded, ts, request, response);
+      to.tx(encoded, request, response);
       continue;
     }
     const n = b.readUInt32LE(at + 1);

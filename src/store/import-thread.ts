@@ -23,8 +23,8 @@ import type { SummaryChunk } from './summary-format.js';
 const WORKER = new URL('./import-worker.js', import.meta.url);
 
 export interface ThreadedImport {
-  /** A record, enriched and encoded as stored (record-codec.ts), its timestamp, and its bodies: views of a batch. */
-  store: (encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null) => void;
+  /** A record, enriched and encoded as stored (record-codec.ts), and its bodies not kept in it: views of a batch. */
+  store: (encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null) => void;
   /** A finished summary chunk, after the records in it and before any record after them. */
   chunk: (c: SummaryChunk) => void;
   onStream: (s: StreamSummary) => void;

@@ -43,7 +43,7 @@ const sink = (t: DissectedTransaction): void => {
   // Before the record is batched: a chunk finished by its arrival (it opens the next) goes ahead of it.
   steps.transaction(t);
   // Stored exactly as encoded here, straight into the batch.
-  batch.tx(t.record, t.record.timestamp, t.requestBody, t.responseBody);
+  batch.tx(t.record, t.requestBody, t.responseBody);
   pushed();
 };
 

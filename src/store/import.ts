@@ -121,8 +121,8 @@ export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta
     // LMDB's puts, so that LMDB's own write thread has the rest of the core.
     let seq = 0;
     ({ result, end } = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
-      store: (encoded, timestamp, requestBody, responseBody) => {
-        ws.writeEncoded(key, ++seq, encoded, timestamp, requestBody, responseBody);
+      store: (encoded, requestBody, responseBody) => {
+        ws.writeEncoded(key, ++seq, encoded, requestBody, responseBody);
       },
       chunk: (c) => summary.chunk(c),
       onStream: (st) => ws.writeStream(key, st),

@@ -289,6 +289,11 @@ export function encodeRecordWithBodies(r: StoredRecord, requestBody: Buffer | nu
   return { bytes: Buffer.from(shared.buf.subarray(0, shared.pos)), inlined };
 }
 
+/** The timestamp of a record in this layout, read where encodeRecordInto puts it (after MAGIC, FORMAT, protocol and flags). */
+export function recordTimestamp(b: Buffer): number {
+  return b.readDoubleLE(4);
+}
+
 /** Whether the stored value is in this layout (else it is a msgpack map from before it). */
 export function isLayoutRecord(b: Uint8Array): boolean {
   return b.length > 1 && b[0] === MAGIC;

@@ -29,7 +29,7 @@ import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 import { RunBuilder, decodeRun, mergeRuns, type RunSet } from './time-runs.js';
-import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, type StoredRecord } from './record-codec.js';
+import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, recordTimestamp, type StoredRecord } from './record-codec.js';
 
 export type { StoredRecord };
 export type BodySide = 'request' | 'response';
@@ -278,16 +278,16 @@ export class Workspace {
   write(snapshot: string, seq: number, record: StoredRecord, requestBody: Buffer | null, responseBody: Buffer | null): void {
     // Not awaited: lmdb-js batches these puts into few transactions, which is what makes import fast.
     const { bytes, inlined } = encodeRecordWithBodies(record, requestBody, responseBody);
-    this.writeEncoded(snapshot, seq, bytes, record.timestamp, inlined.request ? null : requestBody, inlined.response ? null : responseBody);
+    this.writeEncoded(snapshot, seq, bytes, inlined.request ? null : requestBody, inlined.response ? null : responseBody);
   }
 
   /**
    * As write(), with the record already encoded (record-codec.ts; import's analysis thread does
    * it), and only the bodies the encoding did not keep in the record.
    */
-  writeEncoded(snapshot: string, seq: number, encoded: Buffer, timestamp: number, requestBody: Buffer | null, responseBody: Buffer | null): void {
+  writeEncoded(snapshot: string, seq: number, encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null): void {
     void this.tx.put([snapshot, seq], encoded);
-    this.runOf(snapshot).add(seq, timestamp);
+    this.runOf(snapshot).add(seq, recordTimestamp(encoded));
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
   }
