@@ -14,7 +14,8 @@ import { Http1Dissector, setHttp1FastPath, type SwitchKind } from '../src/dissec
 import { expandHeaders } from '../src/dissect/header-block.js';
 import { DEFAULT_BODY_LIMITS } from '../src/dissect/body.js';
 import type { DissectedTransaction } from '../src/dissect/record.js';
-import type { Dir, StreamHandler, TcpConnection } from '../src/net/tcp-reassembly.js';
+import type { Dir, StreamHandler } from '../src/net/tcp-reassembly.js';
+import { T0, fakeConn } from './support/connection.js';
 import { corpusDir, corpusPresent, corpusSkip, fixturesDir } from './support/paths.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -103,15 +104,6 @@ describe('fast path on and off give the same analysis: shared corpus', { skip: c
 // ---------------------------------------------------------------------------------------------
 // Crafted bytes through one dissector, both ways.
 
-const T0 = 1_760_000_000_000_000;
-
-function conn(): TcpConnection {
-  return {
-    id: 3, client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port: 80 }, roles: 'syn', firstTs: T0, lastTs: T0,
-    packets: [0, 0], bytes: [0, 0], gapBytes: [0, 0], rsts: 0, midstream: false,
-    reassembledBytes: [0, 0], retransmittedBytes: [0, 0], files: [0], duplicateOf: null,
-  };
-}
 
 /** One chunk handed to the dissector: direction 0 carries requests. */
 type Step = { dir: Dir; bytes: string | Buffer; ts?: number } | { gap: Dir; length: number } | { end: 'fin' | 'rst' };
@@ -127,7 +119,7 @@ function run(fast: boolean, steps: Step[]): Run {
   const txs: DissectedTransaction[] = [];
   let raw = 0;
   const switches: Run['switches'] = [];
-  const d = new Http1Dissector(conn(), (t) => {
+  const d = new Http1Dissector(fakeConn(), (t) => {
     if (t.record.request.rawHeaders !== undefined) raw++;
     if (t.record.response?.rawHeaders !== undefined) raw++;
     expandHeaders(t.record);

@@ -2,26 +2,16 @@ import { DEFAULT_HTTP2_OPTIONS } from '../src/dissect/http2.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import type { TcpConnection, TcpEndpoint } from '../src/net/tcp-reassembly.js';
+import type { TcpConnection } from '../src/net/tcp-reassembly.js';
+import { CLIENT, SERVER, T0, fakeConn } from './support/connection.js';
 import { Http1Dissector, MAX_WAITING_REQUESTS } from '../src/dissect/http1.js';
 import type { DissectedTransaction, TransactionRecord } from '../src/dissect/record.js';
 import { expandHeaders } from '../src/dissect/header-block.js';
 import { tcpStreamFactory, type TcpDissectStats } from '../src/dissect/tcp-router.js';
 
-const CLIENT: TcpEndpoint = { ip: '10.2.0.11', port: 41000 };
-const SERVER: TcpEndpoint = { ip: '10.2.0.20', port: 8080 };
 /** Microseconds since the epoch, as capture timestamps are. */
-const T0 = 1_760_000_000_000_000;
 
 type Rec = Omit<TransactionRecord, 'id' | 'snapshot'>;
-
-function fakeConn(over: Partial<TcpConnection> = {}): TcpConnection {
-  return {
-    id: 7, client: CLIENT, server: SERVER, roles: 'syn', firstTs: T0, lastTs: T0,
-    packets: [0, 0], bytes: [0, 0], gapBytes: [0, 0], rsts: 0, midstream: false,
-    reassembledBytes: [0, 0], retransmittedBytes: [0, 0], files: [0], duplicateOf: null, ...over,
-  };
-}
 
 function bytesOf(s: string | Buffer): Buffer {
   return typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s);

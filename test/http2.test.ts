@@ -16,13 +16,11 @@ import { callDetail } from '../src/cli/format.js';
 import { DEFAULT_HTTP2_OPTIONS, type Http2Options } from '../src/dissect/http2.js';
 import type { DissectedTransaction, HeaderList, TransactionRecord } from '../src/dissect/record.js';
 import { tcpStreamFactory, type TcpDissectStats } from '../src/dissect/tcp-router.js';
-import type { TcpConnection, TcpEndpoint } from '../src/net/tcp-reassembly.js';
+import type { TcpConnection } from '../src/net/tcp-reassembly.js';
+import { CLIENT, SERVER, T0, fakeConn } from './support/connection.js';
 import { mulberry32 as prng } from '../scripts/prng.js';
 
-const CLIENT: TcpEndpoint = { ip: '10.2.0.11', port: 41000 };
-const SERVER: TcpEndpoint = { ip: '10.2.0.20', port: 8080 };
 /** Microseconds since the epoch, as capture timestamps are. */
-const T0 = 1_760_000_000_000_000;
 
 type Rec = Omit<TransactionRecord, 'id' | 'snapshot'>;
 
@@ -158,14 +156,6 @@ function grpcMessage(payload: Buffer, compressed = false): Buffer {
 
 // ---------------------------------------------------------------------------
 // One connection through the router, as the reassembler drives it
-
-function fakeConn(over: Partial<TcpConnection> = {}): TcpConnection {
-  return {
-    id: 7, client: CLIENT, server: SERVER, roles: 'syn', firstTs: T0, lastTs: T0,
-    packets: [0, 0], bytes: [0, 0], gapBytes: [0, 0], rsts: 0, midstream: false,
-    reassembledBytes: [0, 0], retransmittedBytes: [0, 0], files: [0], duplicateOf: null, ...over,
-  };
-}
 
 interface SessionOpts {
   conn?: Partial<TcpConnection>;
