@@ -194,9 +194,8 @@ export class DnsTracker {
     this.complete(x);
   }
 
-  /** Names a query may be the search-path expansion of: itself and itself without each cluster suffix. */
-  private bases(name: string): string[] {
-    const n = name.toLowerCase().replace(/\.$/, '');
+  /** Names a query may be the search-path expansion of: itself and itself without each cluster suffix. `n`: lower case, no final dot. */
+  private bases(n: string): string[] {
     const out = [n];
     if (n.endsWith(this.svcSuffix)) {
       const head = n.slice(0, -this.svcSuffix.length);
@@ -209,9 +208,8 @@ export class DnsTracker {
     return out;
   }
 
-  /** A name a search path may have produced: under the cluster domain or a configured suffix. */
-  private inCluster(name: string): boolean {
-    const n = name.toLowerCase().replace(/\.$/, '');
+  /** A name a search path may have produced: under the cluster domain or a configured suffix. `n` as for bases(). */
+  private inCluster(n: string): boolean {
     return n.endsWith(this.domainSuffix) || this.extraSuffixes.some((x) => n.endsWith(x));
   }
 
@@ -224,9 +222,9 @@ export class DnsTracker {
       return;
     }
     const name = q.name.toLowerCase().replace(/\.$/, '');
-    const bases = this.bases(q.name);
+    const bases = this.bases(name);
     const prefix = `${x.client.ip}|`;
-    if (rcode === 3 && this.inCluster(q.name)) {
+    if (rcode === 3 && this.inCluster(name)) {
       // One step of a search sequence, perhaps: its meaning comes with the rest of the sequence.
       let decided = false;
       for (const b of bases.slice(1)) {
