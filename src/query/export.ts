@@ -51,7 +51,6 @@ export class NotFoundError extends Error {
   }
 }
 
-/** The export could not be written (the output's directory is missing, the disk is full, ...). */
 /** The directory an output file goes in, refused with an ExportError when it is not one. */
 export async function outputDir(out: string): Promise<string> {
   const dir = dirname(out);
@@ -63,6 +62,7 @@ export async function outputDir(out: string): Promise<string> {
   return dir;
 }
 
+/** The export could not be written (the output's directory is missing, the disk is full, ...). */
 export class ExportError extends Error {
   constructor(message: string) {
     super(message);
@@ -867,8 +867,8 @@ function chooseFormat(asked: ExportFormat, out: string, use: InterfaceUse, notes
  * FilterError (bad filter), NotFoundError (unknown id or snapshot), CaptureError (a capture
  * file gone or changed since the import) or ExportError (the output cannot be written).
  */
-export async function exportPackets(ws: Workspace, opts: ExportOptions): Promise<ExportResult> {
-  const chosen = selectTransactions(ws, opts);
+/** `chosen`: the selection of opts when the caller made it already (it reads every matching record). */
+export async function exportPackets(ws: Workspace, opts: ExportOptions, chosen = selectTransactions(ws, opts)): Promise<ExportResult> {
   const notes = [...chosen.notes];
   if (chosen.evaluationErrors > 0) {
     notes.push(`${chosen.evaluationErrors} records could not be evaluated and did not match (last: ${chosen.lastEvaluationError})`);

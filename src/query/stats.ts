@@ -117,6 +117,18 @@ function isoMillis(us: number, round: 'floor' | 'ceil'): string {
   return new Date(ms).toISOString();
 }
 
+/**
+ * The filter with the window's bounds as KFL2 time terms, widened to whole milliseconds
+ * (the planner answers them from the time index; exact µs bounds are the caller's to apply).
+ */
+export function windowFilter(filter: string, window: { from?: number | null; to?: number | null } | undefined): string {
+  const terms: string[] = [];
+  if (window?.from != null) terms.push(`timestamp >= timestamp("${isoMillis(window.from, 'floor')}")`);
+  if (window?.to != null) terms.push(`timestamp <= timestamp("${isoMillis(window.to, 'ceil')}")`);
+  if (terms.length === 0) return filter;
+  return filter ? `${terms.join(' && ')} && (${filter})` : terms.join(' && ');
+}
+
 /** One matching row: its snapshot, its summary columns and row, and its sequence number. */
 export interface Visit {
   snapshot: string;
@@ -139,13 +151,11 @@ export interface ScopeScan {
  */
 export function scanScope(ws: Workspace, scope: Scope, visit: (v: Visit) => void): ScopeScan {
   const { from, to, toExclusive } = scope;
-  const terms: string[] = [];
-  if (from !== null) terms.push(`timestamp >= timestamp("${isoMillis(from, 'floor')}")`);
-  if (to !== null) terms.push(`timestamp <= timestamp("${isoMillis(to, 'ceil')}")`);
+  const windowed = from !== null || to !== null;
   const user = scope.filter;
   const inWindow = (ts: number): boolean => (from === null || ts >= from) && (to === null || (toExclusive ? ts < to : ts <= to));
-  const planned: Filter = terms.length === 0 ? user : {
-    source: user.source ? `${terms.join(' && ')} && (${user.source})` : terms.join(' && '),
+  const planned: Filter = !windowed ? user : {
+    source: windowFilter(user.source, { from, to }),
     roots: user.roots,
     translatedFrom: user.translatedFrom,
     notes: user.notes,
@@ -156,7 +166,7 @@ export function scanScope(ws: Workspace, scope: Scope, visit: (v: Visit) => void
   const lo = from ?? -Infinity;
   const hi = to ?? Infinity;
   let matched = 0;
-  const stats = terms.length === 0
+  const stats = !windowed
     ? scanRows(ws, scope.snaps, planned, visit)
     : scanRows(ws, scope.snaps, planned, (v) => {
       const ts = v.cols.ts[v.row];
@@ -164,9 +174,9 @@ export function scanScope(ws: Workspace, scope: Scope, visit: (v: Visit) => void
       matched++;
       visit(v);
     });
-  if (terms.length === 0) matched = stats.matched;
+  if (!windowed) matched = stats.matched;
   const timeTerm = /^time [<>]/;
-  return { matched, recordsRead: stats.recordsRead, indexUsed: stats.plan.used.filter((u) => !(terms.length > 0 && timeTerm.test(u))) };
+  return { matched, recordsRead: stats.recordsRead, indexUsed: stats.plan.used.filter((u) => !(windowed && timeTerm.test(u))) };
 }
 
 export function scopeInfo(scope: Scope, scan: ScopeScan): ScopeInfo {

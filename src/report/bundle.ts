@@ -20,14 +20,13 @@ import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Workspace } from '../store/workspace.js';
 import { ExportError, exportPackets, outputDir, selectTransactions } from '../query/export.js';
-import { iso, resolveScope, type TimeWindow } from '../query/stats.js';
+import { iso, resolveScope, windowFilter, type TimeWindow } from '../query/stats.js';
 import type { Redactor } from '../query/redact.js';
 import { PODCAP_VERSION } from '../version.js';
-import { buildReport } from './model.js';
+import { buildReport, shellWord } from './model.js';
 import { renderMarkdown } from './markdown.js';
 import { renderHtml } from './html.js';
 import { manifestSubset } from './manifest-subset.js';
-import { shellWord } from './model.js';
 
 export interface BundleOptions {
   filter?: string;
@@ -59,15 +58,6 @@ export interface BundleResult extends BundleInfo {
   bytes: number;
   files: string[];
   notes: string[];
-}
-
-/** The filter with the window's bounds as KFL2 time terms. */
-export function windowFilter(filter: string, window: { from: number | null; to: number | null } | undefined): string {
-  const terms: string[] = [];
-  if (window?.from != null) terms.push(`timestamp >= timestamp("${new Date(Math.floor(window.from / 1000)).toISOString()}")`);
-  if (window?.to != null) terms.push(`timestamp <= timestamp("${new Date(Math.ceil(window.to / 1000)).toISOString()}")`);
-  if (terms.length === 0) return filter;
-  return filter ? `${terms.join(' && ')} && (${filter})` : terms.join(' && ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,10 +138,10 @@ export async function writeBundle(ws: Workspace, opts: BundleOptions): Promise<B
   try {
     const notes: string[] = [];
     const snapshots = scope.snaps.map((s) => s.id);
-    const exported = await exportPackets(ws, { filter: cut, snapshots, out: join(tmp, 'capture.pcapng'), format: 'pcapng' });
-    notes.push(...exported.notes);
-    // The addresses of the connections, for the manifest's subset.
+    // One selection: the export's connections are those whose addresses the manifest's subset keeps.
     const chosen = selectTransactions(ws, { filter: cut, snapshots });
+    const exported = await exportPackets(ws, { filter: cut, snapshots, out: join(tmp, 'capture.pcapng'), format: 'pcapng' }, chosen);
+    notes.push(...exported.notes);
     const bySnapshot = new Map<string, Set<string>>();
     for (const c of chosen.connections) {
       const set = bySnapshot.get(c.snapshot.id) ?? new Set<string>();

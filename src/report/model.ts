@@ -18,7 +18,7 @@ import { computeAuth } from '../query/auth.js';
 import { getCall, listCalls } from '../query/calls.js';
 import { computeServiceMap, toMermaid, type MapEdge, type MapNode } from '../query/service-map.js';
 import {
-  computeStats, endpointLabel, GroupIndex, iso, resolveScope, rowProtocol, scanScope, type StatsRow, type TimeWindow,
+  computeStats, endpointLabel, GroupIndex, iso, resolveScope, rowProtocol, scanScope, windowFilter, type StatsRow, type TimeWindow,
 } from '../query/stats.js';
 import { computeTimeline } from '../query/timeline.js';
 import { traceCall } from '../query/trace.js';
@@ -239,10 +239,6 @@ class CommandLines {
 // ---------------------------------------------------------------------------------------------
 // Sections
 
-function sum(r: Record<string, number>): number {
-  return Object.values(r).reduce((a, b) => a + b, 0);
-}
-
 function captureSection(snaps: SnapshotMeta[], scope: CaptureSection['scope'], cmds: CommandLines): CaptureSection {
   const files = snaps.flatMap((s) => s.files.map((f) => ({
     path: f.path, format: `${f.format}${f.compressed ? ' (gzip)' : ''}`, packets: f.packets, bytes: f.bytes,
@@ -279,7 +275,7 @@ function captureSection(snaps: SnapshotMeta[], scope: CaptureSection['scope'], c
     : null;
   const duration = first !== null && last !== null ? (last - first) / 1e6 : null;
   const protoText = Object.entries(byProtocol).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${n} ${p}`).join(', ') || 'none';
-  const skippedPackets = sum(Object.fromEntries(undecoded.filter((u) => u.what.startsWith('packets')).map((u, i) => [String(i), u.count])));
+  const skippedPackets = undecoded.filter((u) => u.what.startsWith('packets')).reduce((n, u) => n + u.count, 0);
   const parts = [
     `${files.length} capture file${files.length === 1 ? '' : 's'} (${files.map((f) => f.path.split('/').pop()).join(', ')})`,
     first !== null ? ` from ${iso(first)} to ${iso(last)} (${duration!.toFixed(1)} s)` : ' with no transactions',
@@ -428,13 +424,9 @@ function failuresSection(ws: Workspace, q: ReportQuery, window: TimeWindow | und
 function dnsSection(ws: Workspace, q: ReportQuery, window: TimeWindow | undefined, cmds: CommandLines): DnsSection {
   const filter = q.filter ?? '';
   const all = computeStats(ws, { filter: and(filter, 'dns'), snapshots: q.snapshots, window, limit: 1 });
-  const windowTerms: string[] = [];
-  if (window?.from != null) windowTerms.push(`timestamp >= timestamp("${new Date(Math.floor(window.from / 1000)).toISOString()}")`);
-  if (window?.to != null) windowTerms.push(`timestamp <= timestamp("${new Date(Math.ceil(window.to / 1000)).toISOString()}")`);
   const inWindow = (r: TransactionRecord): boolean => (window?.from == null || r.timestamp >= window.from) && (window?.to == null || r.timestamp <= window.to);
   const read = (f: string): { recs: TransactionRecord[]; capped: boolean } => {
-    const full = windowTerms.length ? and(and(filter, f), windowTerms.join(' && ')) : and(filter, f);
-    const page = listCalls(ws, { filter: full, snapshots: q.snapshots, limit: REPORT_LIMITS.dnsRecords });
+    const page = listCalls(ws, { filter: windowFilter(and(filter, f), window), snapshots: q.snapshots, limit: REPORT_LIMITS.dnsRecords });
     return { recs: page.calls.filter(inWindow), capped: page.nextCursor !== null };
   };
   const failed = read('dns && failed');
