@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { CallDetail, Command, ReportModel } from './model.js';
 import { esc, serviceMapSvg, timelineSvg } from './svg.js';
-import { fmtMs, fmtPct, reportCaveats } from './text.js';
+import { ms } from '../cli/format.js';
+import { fmtPct, reportCaveats } from './text.js';
 
 const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--bg:#fff;--line:#d0d7de;--soft:#f6f8fa;--fail:#b3261e;--failbg:#fdecea;--ok:#4a6fa5;--warn:#7a4d00;--warnbg:#fff4d6;--accent:#0b5cad}
@@ -153,7 +154,7 @@ function headersPre(line: string, h: Array<[string, string]>): string {
 function callHtml(c: CallDetail, i: number): string {
   const out: string[] = [];
   out.push(`<article class="call" id="call-${i + 1}"><h3>${i + 1}. ${esc(`${c.from} → ${c.to}: ${c.what}`)}</h3>`);
-  out.push(`<p><span class="badge fail">${esc(c.status)}</span> after ${esc(fmtMs(c.elapsedMs))} at ${esc(c.time)}, call <code>${esc(c.id)}</code>.${c.evidence ? ` Why: ${esc(c.evidence)}` : ''}</p>`);
+  out.push(`<p><span class="badge fail">${esc(c.status)}</span> after ${esc(ms(c.elapsedMs))} at ${esc(c.time)}, call <code>${esc(c.id)}</code>.${c.evidence ? ` Why: ${esc(c.evidence)}` : ''}</p>`);
   if (c.notes.length) out.push(`<p>Notes: ${esc(c.notes.join('; '))}</p>`);
   out.push(`<details${i === 0 ? ' open' : ''}><summary>Request and response</summary>`);
   out.push(headersPre(c.request.line, c.request.headers));
@@ -240,11 +241,11 @@ export function renderHtml(m: ReportModel): string {
   if (m.slowest.rows.length === 0) s.push('<p>No call had a response.</p>');
   else {
     s.push(`<p>By p99 latency (request start to response end, nearest-rank) of the ${m.slowest.totalEndpoints} endpoints${m.slowest.dnsApart ? ' (DNS names are in the DNS section)' : ''}.</p>`);
-    const ms = (v: number | null): { text: string; sort: string } => ({ text: esc(fmtMs(v)), sort: v === null ? '-1' : String(v) });
+    const msCell = (v: number | null): { text: string; sort: string } => ({ text: esc(ms(v)), sort: v === null ? '-1' : String(v) });
     s.push(table([{ title: 'Endpoint' }, { title: 'Protocol' }, { title: 'Calls', num: true }, { title: 'Failed', num: true }, { title: 'p50', num: true },
       { title: 'p90', num: true }, { title: 'p99', num: true }, { title: 'Max', num: true }],
     m.slowest.rows.map((r) => {
-      const v = [r.p50, r.p90, r.p99, r.max].map(ms);
+      const v = [r.p50, r.p90, r.p99, r.max].map(msCell);
       return { cells: [esc(r.label), esc(r.protocols.join(', ')), n(r.calls), n(r.failures), ...v.map((x) => x.text)], sort: [null, null, null, null, ...v.map((x) => x.sort)] };
     }), { caption: 'Slowest endpoints' }));
   }
@@ -258,7 +259,7 @@ export function renderHtml(m: ReportModel): string {
       { title: 'p50', num: true }, { title: 'p99', num: true }, { title: 'Credentials' }],
     m.map.edges.map((e) => ({
       cls: e.failures ? 'fail' : undefined,
-      cells: [esc(e.source), esc(e.destination), esc(e.protocol), n(e.calls), e.failures ? `<span class="badge fail">${e.failures}</span>` : '0', esc(fmtMs(e.latencyMs.p50)), esc(fmtMs(e.latencyMs.p99)),
+      cells: [esc(e.source), esc(e.destination), esc(e.protocol), n(e.calls), e.failures ? `<span class="badge fail">${e.failures}</span>` : '0', esc(ms(e.latencyMs.p50)), esc(ms(e.latencyMs.p99)),
         e.credentials === 'n/a' ? 'n/a (DNS)' : e.credentials === 'none' ? `<span class="badge warn">none</span> (0/${e.calls})` : `${esc(e.credentials)} (${e.authenticatedCalls}/${e.calls})`],
       sort: [null, null, null, null, String(e.failures), String(e.latencyMs.p50 ?? -1), String(e.latencyMs.p99 ?? -1), null],
     })), { caption: 'Service map edges', id: 'map-table' }));
@@ -275,7 +276,7 @@ export function renderHtml(m: ReportModel): string {
     s.push('<details><summary>The timeline as a table</summary>', table([{ title: 'Time (UTC)' }, { title: 'Calls', num: true }, { title: 'Failed', num: true }, { title: 'p50', num: true }, { title: 'p99', num: true }, { title: '' }],
       t.buckets.map((b, i) => ({
         cls: i === t.firstFailingBucket ? 'fail origin' : b.failures ? 'fail' : undefined,
-        cells: [esc(b.start.slice(11, 23)), n(b.calls), n(b.failures), esc(fmtMs(b.p50)), esc(fmtMs(b.p99)), i === t.firstFailingBucket ? '<strong>◀ first failure</strong>' : ''],
+        cells: [esc(b.start.slice(11, 23)), n(b.calls), n(b.failures), esc(ms(b.p50)), esc(ms(b.p99)), i === t.firstFailingBucket ? '<strong>◀ first failure</strong>' : ''],
         sort: [b.start, null, null, String(b.p50 ?? -1), String(b.p99 ?? -1), null],
       })), { caption: 'Timeline buckets' }), '</details>');
   }

@@ -6,7 +6,8 @@
  * whose fence is longer than any backtick run inside.
  */
 import type { CallDetail, Command, ReportModel } from './model.js';
-import { fmtMs, fmtPct, reportCaveats } from './text.js';
+import { ms } from '../cli/format.js';
+import { fmtPct, reportCaveats } from './text.js';
 
 /** Inline text from the capture: no markup, no HTML, one line. */
 export function mdText(s: string): string {
@@ -53,7 +54,7 @@ function headerText(h: Array<[string, string]>): string {
 function callBlock(c: CallDetail, i: number): string {
   const out: string[] = [];
   out.push(`### ${i + 1}. ${mdText(`${c.from} → ${c.to}: ${c.what}`)}`, '');
-  out.push(`${mdText(c.status)} after ${fmtMs(c.elapsedMs)} at ${mdText(c.time)}, call ${mdCode(c.id)}.${c.evidence ? ` Why: ${mdText(c.evidence)}` : ''}`);
+  out.push(`${mdText(c.status)} after ${ms(c.elapsedMs)} at ${mdText(c.time)}, call ${mdCode(c.id)}.${c.evidence ? ` Why: ${mdText(c.evidence)}` : ''}`);
   if (c.notes.length) out.push('', `Notes: ${mdText(c.notes.join('; '))}`);
   out.push('', '<details>', `<summary>Request and response of ${mdText(c.id)}</summary>`, '');
   const req = [c.request.line, headerText(c.request.headers)].filter(Boolean).join('\n');
@@ -116,7 +117,7 @@ export function renderMarkdown(m: ReportModel): string {
   else {
     push(`By p99 latency (request start to response end, nearest-rank) of the ${m.slowest.totalEndpoints} endpoints${m.slowest.dnsApart ? ' (DNS names are in the DNS section)' : ''}.`, '');
     push(table(['Endpoint', 'Protocol', 'Calls', 'Failed', 'p50', 'p90', 'p99', 'Max'], m.slowest.rows.map((r) => [
-      mdText(r.label), mdText(r.protocols.join(', ')), String(r.calls), String(r.failures), fmtMs(r.p50), fmtMs(r.p90), fmtMs(r.p99), fmtMs(r.max),
+      mdText(r.label), mdText(r.protocols.join(', ')), String(r.calls), String(r.failures), ms(r.p50), ms(r.p90), ms(r.p99), ms(r.max),
     ]), ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']), '');
   }
   push(commands(m.slowest.commands), '');
@@ -128,7 +129,7 @@ export function renderMarkdown(m: ReportModel): string {
     push('Failing edges are red; edges whose calls carried no credentials are dashed.', '');
     push(mdBlock(m.map.mermaid.trimEnd(), 'mermaid'), '');
     push(table(['Source', 'Destination', 'Protocol', 'Calls', 'Failed', 'p50', 'p99', 'Credentials'], m.map.edges.map((e) => [
-      mdText(e.source), mdText(e.destination), mdText(e.protocol), String(e.calls), String(e.failures), fmtMs(e.latencyMs.p50), fmtMs(e.latencyMs.p99),
+      mdText(e.source), mdText(e.destination), mdText(e.protocol), String(e.calls), String(e.failures), ms(e.latencyMs.p50), ms(e.latencyMs.p99),
       e.credentials === 'n/a' ? 'n/a (DNS)' : `${mdText(e.credentials)} (${e.authenticatedCalls}/${e.calls})`,
     ]), ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l']), '');
   }
@@ -145,7 +146,7 @@ export function renderMarkdown(m: ReportModel): string {
     const peak = Math.max(...t.buckets.map((b) => b.calls), 1);
     push('<details>', `<summary>Calls, failures and latency per ${mdText(t.bucket)}</summary>`, '');
     push(table(['Time (UTC)', 'Calls', 'Failed', 'p50', 'p99', 'Load', 'Note'], t.buckets.map((b, i) => [
-      mdText(b.start.slice(11, 23)), String(b.calls), b.failures ? String(b.failures) : '0', fmtMs(b.p50), fmtMs(b.p99),
+      mdText(b.start.slice(11, 23)), String(b.calls), b.failures ? String(b.failures) : '0', ms(b.p50), ms(b.p99),
       '█'.repeat(Math.round((b.calls / peak) * 12)) || '·',
       i === t.firstFailingBucket ? '◀ first failure' : '-',
     ]), ['l', 'r', 'r', 'r', 'r', 'l', 'l']), '', '</details>', '');

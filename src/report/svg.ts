@@ -5,7 +5,7 @@
  * <desc> saying in words what it shows; every text from the capture is escaped.
  */
 import type { MapSection, TimelineSection } from './model.js';
-import { fmtMs } from './text.js';
+import { ms } from '../cli/format.js';
 
 /** Text and attribute values in HTML and SVG. */
 export function esc(s: string): string {
@@ -85,7 +85,7 @@ export function serviceMapSvg(m: MapSection): string {
       : `M${sx},${sy} C${sx + bend},${sy - 60} ${dx + bend},${dy - 60} ${dx},${dy}`;
     const cls = ['edge', e.failures > 0 ? 'fail' : '', e.credentials === 'none' ? 'noauth' : e.credentials === 'some' ? 'someauth' : ''].filter(Boolean).join(' ');
     const name = `${e.source} → ${e.destination}`;
-    parts.push(`<path class="${cls}" d="${path}" marker-end="url(#${e.failures > 0 ? 'arrow-fail' : 'arrow'})"><title>${esc(`${name}: ${e.protocol}, ${e.calls} calls, ${e.failures} failed, p50 ${fmtMs(e.latencyMs.p50)}, p99 ${fmtMs(e.latencyMs.p99)}, credentials ${e.credentials}`)}</title></path>`);
+    parts.push(`<path class="${cls}" d="${path}" marker-end="url(#${e.failures > 0 ? 'arrow-fail' : 'arrow'})"><title>${esc(`${name}: ${e.protocol}, ${e.calls} calls, ${e.failures} failed, p50 ${ms(e.latencyMs.p50)}, p99 ${ms(e.latencyMs.p99)}, credentials ${e.credentials}`)}</title></path>`);
     // The label sits just above the curve's midpoint (a cubic's point at t = 1/2).
     const c1x = forward ? sx + bend : sx + bend;
     const c2x = forward ? dx - bend : dx + bend;
@@ -94,7 +94,7 @@ export function serviceMapSvg(m: MapSection): string {
     const lx = (sx + 3 * c1x + 3 * c2x + dx) / 8;
     const ly = (sy + 3 * c1y + 3 * c2y + dy) / 8 - 12;
     const l1 = `${e.protocol} ${e.calls}${e.failures ? ` · ${e.failures} failed` : ''}`;
-    const l2 = e.credentials === 'none' ? 'no credentials' : `p99 ${fmtMs(e.latencyMs.p99)}`;
+    const l2 = e.credentials === 'none' ? 'no credentials' : `p99 ${ms(e.latencyMs.p99)}`;
     labels.push(`<g class="edge-label${e.failures > 0 ? ' fail' : ''}${e.credentials === 'none' ? ' noauth' : ''}" data-edge="${esc(name)}">`
       + `<text x="${lx.toFixed(1)}" y="${(ly - 3).toFixed(1)}" text-anchor="middle">${esc(l1)}</text>`
       + `<text x="${lx.toFixed(1)}" y="${(ly + 10).toFixed(1)}" text-anchor="middle">${esc(l2)}</text></g>`);
@@ -127,18 +127,18 @@ export function timelineSvg(t: TimelineSection): string {
   const yMs = (v: number): number => top + plotH - (v / peakMs) * plotH;
   const first = t.firstFailure;
   const desc = `${n} buckets of ${t.bucket} from ${t.buckets[0]?.start ?? '-'} to ${t.buckets[n - 1]?.start ?? '-'}; at most ${peak} calls in a bucket; `
-    + `${t.buckets.reduce((a, b) => a + b.failures, 0)} failures in all; ${first ? `the first failure at ${first.time}` : 'no failures'}; p99 latency up to ${fmtMs(peakMs)}.`;
+    + `${t.buckets.reduce((a, b) => a + b.failures, 0)} failures in all; ${first ? `the first failure at ${first.time}` : 'no failures'}; p99 latency up to ${ms(peakMs)}.`;
   const parts: string[] = [];
   parts.push(`<svg class="timeline" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="tl-title tl-desc" xmlns="http://www.w3.org/2000/svg">`);
   parts.push(`<title id="tl-title">Timeline: calls and failures per ${esc(t.bucket)}, p99 latency</title><desc id="tl-desc">${esc(desc)}</desc>`);
   parts.push(`<line class="axis" x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}"/>`);
   parts.push(`<text class="tick" x="${left - 6}" y="${top + 4}" text-anchor="end">${peak}</text><text class="tick" x="${left - 6}" y="${top + plotH}" text-anchor="end">0</text>`);
   parts.push(`<text class="tick" x="${left - 6}" y="${top - 12}" text-anchor="end">calls</text><text class="tick lat" x="${W - right + 6}" y="${top - 12}">p99</text>`);
-  parts.push(`<text class="tick lat" x="${W - right + 6}" y="${top + 4}">${esc(fmtMs(peakMs))}</text>`);
+  parts.push(`<text class="tick lat" x="${W - right + 6}" y="${top + 4}">${esc(ms(peakMs))}</text>`);
   t.buckets.forEach((b, i) => {
     const x = left + i * bw;
     const okCalls = b.calls - b.failures;
-    const label = `${b.start.slice(11, 23)}: ${b.calls} calls, ${b.failures} failed, p99 ${fmtMs(b.p99)}`;
+    const label = `${b.start.slice(11, 23)}: ${b.calls} calls, ${b.failures} failed, p99 ${ms(b.p99)}`;
     parts.push(`<g class="bucket"><title>${esc(label)}</title>`
       + (okCalls > 0 ? `<rect class="ok" x="${(x + 0.5).toFixed(1)}" y="${y(b.calls).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${(y(b.failures) - y(b.calls)).toFixed(1)}"/>` : '')
       + (b.failures > 0 ? `<rect class="failed" x="${(x + 0.5).toFixed(1)}" y="${y(b.failures).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${(top + plotH - y(b.failures)).toFixed(1)}"/>` : '')

@@ -1,10 +1,5 @@
-/** Numbers and caveats as both renderings of the report word them. */
-import { ms } from '../cli/format.js';
+/** Numbers and caveats as both renderings of the report word them (milliseconds: cli/format.ts's ms). */
 import type { ReportModel } from './model.js';
-
-export function fmtMs(v: number | null): string {
-  return ms(v);
-}
 
 export function fmtPct(r: number): string {
   return `${(r * 100).toFixed(1)}%`;
