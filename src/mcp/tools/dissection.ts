@@ -49,51 +49,48 @@ const getDissectionStatus = defineTool({
   run: (a, ctx) => boundedStatus(ctx, a.snapshot),
 });
 
-function toggle(on: boolean) {
-  return async (a: { snapshot: string; protocol: (typeof DISSECT_PROTOCOLS)[number] }, ctx: ToolContext) => {
-    if (!ctx.allowDestructive) {
-      throw new ToolError(`${on ? 'enable' : 'disable'}_dissection replaces a snapshot's stored calls and is refused: this server was not `
-        + 'started with --allow-destructive (ask the user to restart `podcap mcp --allow-destructive`, or to run '
-        + '`podcap redissect` with protocols: in podcap.yaml)');
-    }
-    const meta = ctx.ws.resolveSnapshot(a.snapshot);
-    // The snapshot's own settings, one protocol changed: nothing else about its dissection moves.
-    const settings = meta.config?.settings ? structuredClone(meta.config.settings) : dissectionSettings(ctx.settings(), meta.protoDirs);
-    if (settings.protocols[a.protocol] === on) {
-      return { snapshot: meta.id, protocol: a.protocol, dissected: on, changed: false, note: `${a.protocol} was already ${on ? 'on' : 'off'}: nothing re-dissected` };
-    }
-    settings.protocols[a.protocol] = on;
-    const r = await redissectSnapshot(ctx.ws, meta.id, { settings, configFile: meta.config?.file ?? null });
-    return {
-      snapshot: r.after.id, protocol: a.protocol, dissected: on, changed: true, generation: r.after.generation,
-      callsBefore: r.before.report.transactions, callsAfter: r.after.report.transactions,
-      note: 'the snapshot\'s calls were replaced atomically; call ids now refer to the new dissection',
-    };
-  };
+/** enable_dissection / disable_dissection: one tool each, alike but for the way they turn the protocol. */
+function toggleTool(on: boolean, title: string, description: string) {
+  const name = `${on ? 'enable' : 'disable'}_dissection`;
+  return defineTool({
+    name,
+    title,
+    description,
+    input: { snapshot: z.string().min(1).max(200).describe('snapshot id, name or id prefix'), protocol: protocolParam },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+    run: async (a, ctx) => {
+      if (!ctx.allowDestructive) {
+        throw new ToolError(`${name} replaces a snapshot's stored calls and is refused: this server was not `
+          + 'started with --allow-destructive (ask the user to restart `podcap mcp --allow-destructive`, or to run '
+          + '`podcap redissect` with protocols: in podcap.yaml)');
+      }
+      const meta = ctx.ws.resolveSnapshot(a.snapshot);
+      // The snapshot's own settings, one protocol changed: nothing else about its dissection moves.
+      const settings = meta.config?.settings ? structuredClone(meta.config.settings) : dissectionSettings(ctx.settings(), meta.protoDirs);
+      if (settings.protocols[a.protocol] === on) {
+        return { snapshot: meta.id, protocol: a.protocol, dissected: on, changed: false, note: `${a.protocol} was already ${on ? 'on' : 'off'}: nothing re-dissected` };
+      }
+      settings.protocols[a.protocol] = on;
+      const r = await redissectSnapshot(ctx.ws, meta.id, { settings, configFile: meta.config?.file ?? null });
+      return {
+        snapshot: r.after.id, protocol: a.protocol, dissected: on, changed: true, generation: r.after.generation,
+        callsBefore: r.before.report.transactions, callsAfter: r.after.report.transactions,
+        note: 'the snapshot\'s calls were replaced atomically; call ids now refer to the new dissection',
+      };
+    },
+  });
 }
 
-const enableDissection = defineTool({
-  name: 'enable_dissection',
-  title: 'Turn a protocol\'s dissection on for a snapshot',
-  description: 'Turns dissection of one protocol (http, http2, grpc, dns) back on for a snapshot and re-dissects its captures '
-    + 'with its other settings unchanged; the snapshot\'s calls are replaced atomically (queries meanwhile see the old calls '
-    + 'or the new, never a mix). Refused unless the server was started with --allow-destructive. Takes as long as an import '
-    + 'of the same captures. Example: {"snapshot": "incident-42", "protocol": "dns"}.',
-  input: { snapshot: z.string().min(1).max(200).describe('snapshot id, name or id prefix'), protocol: protocolParam },
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
-  run: toggle(true),
-});
+const enableDissection = toggleTool(true, 'Turn a protocol\'s dissection on for a snapshot',
+  'Turns dissection of one protocol (http, http2, grpc, dns) back on for a snapshot and re-dissects its captures '
+  + 'with its other settings unchanged; the snapshot\'s calls are replaced atomically (queries meanwhile see the old calls '
+  + 'or the new, never a mix). Refused unless the server was started with --allow-destructive. Takes as long as an import '
+  + 'of the same captures. Example: {"snapshot": "incident-42", "protocol": "dns"}.');
 
-const disableDissection = defineTool({
-  name: 'disable_dissection',
-  title: 'Turn a protocol\'s dissection off for a snapshot',
-  description: 'Turns dissection of one protocol (http, http2, grpc, dns) off for a snapshot and re-dissects its captures: '
-    + 'that protocol\'s connections and datagrams are then counted (get_dissection_status) but give no calls. The '
-    + 'snapshot\'s calls are replaced atomically. Refused unless the server was started with --allow-destructive. Example: '
-    + '{"snapshot": "incident-42", "protocol": "dns"} to look at HTTP without the DNS noise.',
-  input: { snapshot: z.string().min(1).max(200).describe('snapshot id, name or id prefix'), protocol: protocolParam },
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
-  run: toggle(false),
-});
+const disableDissection = toggleTool(false, 'Turn a protocol\'s dissection off for a snapshot',
+  'Turns dissection of one protocol (http, http2, grpc, dns) off for a snapshot and re-dissects its captures: '
+  + 'that protocol\'s connections and datagrams are then counted (get_dissection_status) but give no calls. The '
+  + 'snapshot\'s calls are replaced atomically. Refused unless the server was started with --allow-destructive. Example: '
+  + '{"snapshot": "incident-42", "protocol": "dns"} to look at HTTP without the DNS noise.');
 
 export const DISSECTION_TOOLS = [getDissectionStatus, enableDissection, disableDissection];
