@@ -4,7 +4,7 @@
  * map DOT and Mermaid). Each handles its own usage, filter and snapshot errors,
  * so it can be dispatched as it is.
  */
-import { parse } from './args.js';
+import { oneFilter, parse, WORKSPACE_OPTIONS } from './args.js';
 import { SnapshotNotFound, defaultWorkspaceDir, withWorkspace } from '../store/workspace.js';
 import { FilterError } from '../query/filter.js';
 import { computeAuth, type AuthEdge } from '../query/auth.js';
@@ -17,10 +17,8 @@ import { clockTime, ms, table } from './format.js';
 import type { Io } from './commands.js';
 import { cliContext } from './config-context.js';
 
-
 const COMMON = {
-  workspace: { type: 'string', short: 'w' },
-  config: { type: 'string', short: 'c' },
+  ...WORKSPACE_OPTIONS,
   json: { type: 'boolean' },
   snapshot: { type: 'string', multiple: true },
   from: { type: 'string' },
@@ -28,12 +26,10 @@ const COMMON = {
   last: { type: 'string' },
 } as const;
 
-
 /** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
 function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {
   return cliContext(values).workspace;
 }
-
 
 /** An ISO time (2026-11-20T10:00:00Z; a date alone is midnight UTC) in µs since the epoch. */
 export function parseTime(v: unknown, name: string): number | null {
@@ -60,11 +56,6 @@ function windowOf(values: { from?: unknown; to?: unknown; last?: unknown }): Tim
   if (last !== null && (from !== null || to !== null)) throw new UsageError('give either --last or --from/--to, not both');
   if (last === null && from === null && to === null) return undefined;
   return last !== null ? { last } : { from, to };
-}
-
-function oneFilter(positionals: string[]): string {
-  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
-  return positionals[0] ?? '';
 }
 
 function limitOf(v: unknown, fallback: number): number {

@@ -1,5 +1,5 @@
 /** The podcap commands other than `mcp`: argument parsing, then query/ and store/, then formatting. */
-import { parse } from './args.js';
+import { oneFilter, parse, WORKSPACE_OPTIONS } from './args.js';
 import { CaptureError } from '../capture/packet.js';
 import { listCaptureSources } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../dissect/pipeline.js';
@@ -31,10 +31,6 @@ export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
 }
-
-
-const WORKSPACE = { workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' } } as const;
-
 
 /** --workspace, else podcap.yaml's workspace:, else $PODCAP_WORKSPACE or ~/.podcap. */
 function workspaceDir(values: { workspace?: unknown; config?: unknown }): string {
@@ -172,7 +168,6 @@ function helpOf(cmd: string): string | undefined {
   return HELP[cmd] ?? ANALYSIS_COMMANDS[cmd]?.help ?? CONTROL_COMMANDS[cmd]?.help ?? (cmd === 'report' ? REPORT_HELP : cmd === 'bundle' ? BUNDLE_HELP : undefined);
 }
 
-
 /** The user's .proto files; a broken one is reported and the others still serve. */
 async function loadProtos(dirs: string[], io: Io): Promise<ProtoRegistry | null> {
   if (dirs.length === 0) return null;
@@ -184,7 +179,7 @@ async function loadProtos(dirs: string[], io: Io): Promise<ProtoRegistry | null>
 
 async function cmdImport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...WORKSPACE, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true }, manifest: { type: 'string', multiple: true },
+    ...WORKSPACE_OPTIONS, name: { type: 'string' }, json: { type: 'boolean' }, proto: { type: 'string', multiple: true }, manifest: { type: 'string', multiple: true },
   });
   if (positionals.length === 0) throw new UsageError('give at least one capture file or directory');
   const ctx = cliContext(values);
@@ -229,7 +224,7 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdSnapshots(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } }, false);
+  const { values } = parse(args, { ...WORKSPACE_OPTIONS, json: { type: 'boolean' } }, false);
   return withWorkspace(workspaceDir(values), (ws) => {
     const snaps = ws.listSnapshots();
     if (values.json) {
@@ -257,16 +252,16 @@ function positiveInt(v: unknown, name: string, fallback: number): number {
 
 async function cmdCalls(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...WORKSPACE, snapshot: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' },
+    ...WORKSPACE_OPTIONS, snapshot: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' },
     cursor: { type: 'string' }, reverse: { type: 'boolean' }, json: { type: 'boolean' }, reveal: { type: 'boolean' },
   });
-  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const filter = oneFilter(positionals);
   const limit = positiveInt(values.limit, 'limit', DEFAULT_LIMIT);
   const ctx = cliContext(values);
   const redactor = cliRedactor(ctx, values.reveal === true);
   return withWorkspace(ctx.workspace, (ws) => {
     const page = listCalls(ws, {
-      filter: positionals[0] ?? '',
+      filter,
       snapshots: values.snapshot as string[] | undefined,
       limit,
       cursor: values.cursor as string | undefined,
@@ -287,7 +282,7 @@ async function cmdCalls(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdTrace(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...WORKSPACE, json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...WORKSPACE_OPTIONS, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
   return withWorkspace(workspaceDir(values), (ws) => {
     const t = traceCall(ws, positionals[0]);
@@ -302,7 +297,7 @@ async function cmdTrace(args: string[], io: Io): Promise<number> {
 
 async function cmdShow(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...WORKSPACE, json: { type: 'boolean' }, 'max-body': { type: 'string' }, proto: { type: 'string', multiple: true }, reveal: { type: 'boolean' },
+    ...WORKSPACE_OPTIONS, json: { type: 'boolean' }, 'max-body': { type: 'string' }, proto: { type: 'string', multiple: true }, reveal: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('give one transaction id (as printed by podcap calls)');
   const maxBodyBytes = positiveInt(values['max-body'], 'max-body', 64 * 1024);
@@ -350,10 +345,10 @@ function exportSummary(r: ExportResult): string {
 
 async function cmdExport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...WORKSPACE, out: { type: 'string', short: 'o' }, snapshot: { type: 'string', multiple: true }, id: { type: 'string', multiple: true },
+    ...WORKSPACE_OPTIONS, out: { type: 'string', short: 'o' }, snapshot: { type: 'string', multiple: true }, id: { type: 'string', multiple: true },
     format: { type: 'string' }, 'all-copies': { type: 'boolean' }, json: { type: 'boolean' },
   });
-  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const filter = oneFilter(positionals);
   const ids = (values.id as string[] | undefined) ?? [];
   if (ids.length > 0 && positionals.length > 0) throw new UsageError('give a filter or --id, not both');
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE is required');
@@ -361,7 +356,7 @@ async function cmdExport(args: string[], io: Io): Promise<number> {
   if (format !== 'pcap' && format !== 'pcapng' && format !== 'auto') throw new UsageError(`--format is pcap or pcapng, not "${format}"`);
   return withWorkspace(workspaceDir(values), async (ws) => {
     const r = await exportPackets(ws, {
-      filter: positionals[0] ?? '', ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
+      filter, ids, snapshots: values.snapshot as string[] | undefined, out: resolve(values.out as string),
       format: format as ExportFormat, allCopies: values['all-copies'] === true,
     });
     if (values.json) io.out(JSON.stringify(r, null, 2));
@@ -372,7 +367,7 @@ async function cmdExport(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdFollow(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...WORKSPACE, hex: { type: 'boolean' }, raw: { type: 'boolean' }, json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...WORKSPACE_OPTIONS, hex: { type: 'boolean' }, raw: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('give one transaction id, or SNAPSHOT:tcp:N');
   if (values.hex && values.raw) throw new UsageError('--hex or --raw, not both');
   const mode: FollowMode = values.hex ? 'hex' : values.raw ? 'raw' : 'ascii';

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse } from './args.js';
+import { parse, WORKSPACE_OPTIONS } from './args.js';
 import { CONFIG_FILE_NAME, type LoadedConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../config/example.js';
 import { dissectionSettings } from '../config/apply.js';
@@ -20,10 +20,7 @@ import { EXIT, UsageError } from './exit-codes.js';
 import { table } from './format.js';
 import type { Io } from './commands.js';
 
-
-const COMMON = { workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } as const;
-
-
+const COMMON = { ...WORKSPACE_OPTIONS, json: { type: 'boolean' } } as const;
 
 /** Every setting by its dotted name, in the order the example file gives them. */
 export function settingLeaves(s: Settings): Array<[string, unknown]> {

@@ -1,5 +1,5 @@
 /** The `report` command: an incident report of a snapshot (or a filter, or a window) as Markdown or one HTML file. */
-import { parse } from './args.js';
+import { oneFilter, parse, WORKSPACE_OPTIONS } from './args.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -72,17 +72,17 @@ export async function writeWhole(path: string, text: string): Promise<void> {
 /** Errors are mapped to exit codes by runCommand, like every other command's. */
 export async function cmdReport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+    ...WORKSPACE_OPTIONS, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
     format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, top: { type: 'string' },
   });
-  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const filter = oneFilter(positionals);
   const out = typeof values.out === 'string' && values.out !== '' ? resolve(values.out) : undefined;
   const format = reportFormat(values.format, out);
   const top = values.top === undefined ? 5 : Number(values.top);
   if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top must be a whole number, not "${String(values.top)}"`);
   const { workspace, redactor } = contextOf(values);
   const q: ReportQuery = {
-    filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
+    filter, snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window),
     reveal: values.reveal === true, topCalls: top, redactor,
   };
   return await withWorkspace(workspace, async (ws) => {
@@ -112,10 +112,10 @@ export const BUNDLE_HELP = `podcap bundle [FILTER] [--snapshot ID]... [--window 
 
 export async function cmdBundle(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
-    workspace: { type: 'string', short: 'w' }, config: { type: 'string', short: 'c' }, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
+    ...WORKSPACE_OPTIONS, snapshot: { type: 'string', multiple: true }, window: { type: 'string' },
     out: { type: 'string', short: 'o' }, reveal: { type: 'boolean' }, json: { type: 'boolean' },
   });
-  if (positionals.length > 1) throw new UsageError(`one filter expected; quote it as a single argument (got ${positionals.length} arguments)`);
+  const filter = oneFilter(positionals);
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError('--out FILE.tar.gz is required');
   const out = resolve(values.out);
   if (!/\.(tar\.gz|tgz)$/i.test(out)) throw new UsageError(`--out names a .tar.gz (or .tgz) file, not "${values.out}"`);
@@ -123,7 +123,7 @@ export async function cmdBundle(args: string[], io: Io): Promise<number> {
   return await withWorkspace(workspace, async (ws) => {
     const r = await writeBundle(ws, {
       redactor,
-      filter: positionals[0] ?? '', snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window), out, reveal: values.reveal === true,
+      filter, snapshots: values.snapshot as string[] | undefined, window: parseWindow(values.window), out, reveal: values.reveal === true,
     });
     if (values.json) io.out(JSON.stringify(r, null, 2));
     else {
