@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { runCommand } from '../src/cli/commands.js';
 import { ConfigHolder, readConfigFile } from '../src/config/load.js';
 import { redactionRules } from '../src/config/redaction.js';
 import type { TransactionRecord } from '../src/dissect/record.js';
@@ -18,15 +16,9 @@ import { reloadConfig } from '../src/mcp/config.js';
 import { toolContext, type ToolContext } from '../src/mcp/context.js';
 import { createServerFor } from '../src/mcp/server.js';
 import { Workspace } from '../src/store/workspace.js';
-import { podcap, tempWorkspace, type RunResult } from './support/cli.js';
+import { podcap, runCli as cli, tempWorkspace } from './support/cli.js';
+import { memoryClient, textOf } from './support/mcp.js';
 import { fixturesDir } from './support/paths.js';
-
-async function cli(args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCommand(args[0], args.slice(1), { out: (s) => { stdout += `${s}\n`; }, err: (s) => { stderr += `${s}\n`; } });
-  return { code, stdout, stderr };
-}
 
 function header(h: Array<[string, string]>, name: string): string | undefined {
   return h.find(([n]) => n.toLowerCase() === name)?.[1];
@@ -49,17 +41,8 @@ function assertRedacted(r: TransactionRecord, where: string): void {
   assert.equal(body.orders[0].status, 'shipped', `${where}: other fields kept`);
 }
 
-function textOf(result: unknown): string {
-  const content = (result as { content: Array<{ type: string; text?: string }> }).content;
-  return content[0].text ?? '';
-}
-
-async function connect(ctx: ToolContext): Promise<Client> {
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await createServerFor(ctx).connect(a);
-  const client = new Client({ name: 'podcap-test', version: '1.0.0' });
-  await client.connect(b);
-  return client;
+function connect(ctx: ToolContext): Promise<Client> {
+  return memoryClient(createServerFor(ctx));
 }
 
 describe('redaction rules from podcap.yaml', () => {

@@ -19,12 +19,11 @@ import { redissectSnapshot } from '../src/store/redissect.js';
 import { listCalls } from '../src/query/calls.js';
 import type { TransactionRecord } from '../src/dissect/record.js';
 import type { DissectionStatus } from '../src/query/status.js';
-import { podcap, tempWorkspace, type RunResult } from './support/cli.js';
+import { podcap, runCli as cli, tempWorkspace } from './support/cli.js';
 import { createRequire } from 'node:module';
 import { analysisOptions } from '../src/config/apply.js';
 import { DnsTracker } from '../src/dissect/dns.js';
 import type { DissectedTransaction } from '../src/dissect/record.js';
-import { runCommand } from '../src/cli/commands.js';
 import { corpusFile, corpusSkip, fixturesDir } from './support/paths.js';
 
 function tmp(): string {
@@ -46,17 +45,18 @@ function expectConfigError(text: string, line: number, key: string | null, probl
 }
 
 /** The CLI in this process (spawning one per command would make these tests slow); `podcap` where the working directory matters. */
-async function cli(args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCommand(args[0], args.slice(1), { out: (s) => { stdout += `${s}\n`; }, err: (s) => { stderr += `${s}\n`; } });
-  return { code, stdout, stderr };
-}
-
 async function calls(ws: string, filter = ''): Promise<TransactionRecord[]> {
   const r = await cli(['calls', ...(filter ? [filter] : []), '--json', '--limit', '1000', '-w', ws]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as TransactionRecord[];
+}
+
+/** `podcap show --json` of the first call the filter matches. */
+async function firstShown(ws: string, filter: string): Promise<TransactionRecord> {
+  const c = (await calls(ws, filter))[0];
+  const r = await cli(['show', c.id, '--json', '-w', ws]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as TransactionRecord;
 }
 
 async function status(ws: string, snap: string): Promise<DissectionStatus> {
@@ -269,12 +269,7 @@ describe('re-dissection with new settings', () => {
     const ws = tempWorkspace();
     try {
       assert.equal((await cli(['import', join(fixturesDir, 'grpc', 'grpc.pcap'), '-w', ws.dir, '--name', 'g'])).code, 0);
-      const unary = async (): Promise<TransactionRecord> => {
-        const c = (await calls(ws.dir, 'grpc && grpc_method == "GetProduct" && grpc_status == 0'))[0];
-        const r = await cli(['show', c.id, '--json', '-w', ws.dir]);
-        assert.equal(r.code, 0, r.stderr);
-        return JSON.parse(r.stdout) as TransactionRecord;
-      };
+      const unary = (): Promise<TransactionRecord> => firstShown(ws.dir, 'grpc && grpc_method == "GetProduct" && grpc_status == 0');
       assert.deepEqual((await unary()).grpc!.decoded!.map((m) => m.decoding), ['schemaless', 'schemaless']);
       const cfg = join(ws.dir, 'podcap.yaml');
       writeFileSync(cfg, `protoDirs: [${JSON.stringify(join(fixturesDir, 'grpc'))}]\n`);
@@ -294,11 +289,7 @@ describe('re-dissection with new settings', () => {
     const ws = tempWorkspace();
     try {
       assert.equal((await cli(['import', join(fixturesDir, 'http1', 'sample.pcapng'), '-w', ws.dir, '--name', 'b'])).code, 0);
-      const big = async (): Promise<TransactionRecord> => {
-        const c = (await calls(ws.dir, 'http && response_body_size > 200'))[0];
-        const r = await cli(['show', c.id, '--json', '-w', ws.dir]);
-        return JSON.parse(r.stdout) as TransactionRecord;
-      };
+      const big = (): Promise<TransactionRecord> => firstShown(ws.dir, 'http && response_body_size > 200');
       const first = await big();
       const before = first.response!.body!;
       assert.equal(before.truncated, false);

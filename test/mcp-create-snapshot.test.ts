@@ -10,24 +10,22 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { importSnapshot } from '../src/store/import.js';
 import { Workspace } from '../src/store/workspace.js';
 import { listCalls } from '../src/query/calls.js';
 import { createServer } from '../src/mcp/server.js';
 import { fixturesDir } from './support/paths.js';
+import { memoryClient, textOf } from './support/mcp.js';
 
 const sampleDir = join(fixturesDir, 'sample');
 const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
 
 function json(result: unknown): Record<string, unknown> {
-  const r = result as { content: Array<{ text?: string }>; isError?: boolean };
-  return { ...(JSON.parse(r.content[0].text ?? '{}') as Record<string, unknown>), ...(r.isError ? { isError: true } : {}) };
+  const isError = (result as { isError?: boolean }).isError === true;
+  return { ...(JSON.parse(textOf(result) || '{}') as Record<string, unknown>), ...(isError ? { isError: true } : {}) };
 }
 
-function text(result: unknown): string {
-  return (result as { content: Array<{ text?: string }> }).content[0].text ?? '';
-}
+const text = textOf;
 
 describe('MCP create_snapshot', { skip }, () => {
   let dir = '';
@@ -42,11 +40,7 @@ describe('MCP create_snapshot', { skip }, () => {
     ws = await Workspace.open(join(dir, 'ws'));
     parent = (await importSnapshot(ws, [sampleDir], { name: 'sample' })).id;
     mkdirSync(join(dir, 'out'));
-    const server = createServer(ws, { outputRoot: join(dir, 'out') });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await server.connect(a);
-    client = new Client({ name: 'podcap-test', version: '1.0.0' });
-    await client.connect(b);
+    client = await memoryClient(createServer(ws, { outputRoot: join(dir, 'out') }));
   });
   after(async () => {
     await client?.close();

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCommand } from '../../src/cli/commands.js';
 import { repoRoot } from './paths.js';
 
 export const podcapBin = join(repoRoot, 'dist', 'src', 'main.js');
@@ -21,6 +22,14 @@ export function podcap(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string
     maxBuffer: 64 << 20,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run a podcap command in this process (no start-up cost): its exit code and what it printed. */
+export async function runCli(args: string[]): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCommand(args[0], args.slice(1), { out: (s) => { stdout += `${s}\n`; }, err: (s) => { stderr += `${s}\n`; } });
+  return { code, stdout, stderr };
 }
 
 /** A fresh workspace directory, removed by the returned cleanup. */

@@ -2,11 +2,22 @@
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { podcapBin } from './cli.js';
 
 export async function stdioClient(args: string[]): Promise<Client> {
   const client = new Client({ name: 'podcap-test', version: '1.0.0' });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [podcapBin, 'mcp', ...args], stderr: 'pipe' }));
+  return client;
+}
+
+/** A client of a server in this process, over the SDK's in-memory transport. */
+export async function memoryClient(server: McpServer): Promise<Client> {
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await server.connect(a);
+  const client = new Client({ name: 'podcap-test', version: '1.0.0' });
+  await client.connect(b);
   return client;
 }
 
