@@ -23,10 +23,8 @@ import http2 from 'node:http2';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { mulberry32 } from './prng.js';
-
-/** Deterministic pseudo-random numbers, so every run makes the same traffic mix. */
-export const rng = mulberry32;
+// Deterministic pseudo-random numbers, so every run makes the same traffic mix.
+import { mulberry32 as rng } from './prng.js';
 
 /** The part of dns-packet used here (it ships no typings). */
 interface DnsQuestion {
@@ -57,7 +55,6 @@ export function loadAvg(): string {
     .map((x) => x.toFixed(2))
     .join(' ');
 }
-
 
 function uuidFrom(r: () => number): string {
   const h = Array.from({ length: 32 }, () => Math.floor(r() * 16).toString(16)).join('');

@@ -166,7 +166,6 @@ const PROFILES: Record<string, Profile> = {
   clean: { description: 'no impairment: every datagram passed on at once, in order', c2s: NONE, s2c: NONE },
 };
 
-
 interface DirStats {
   datagrams: number;
   dropped: number;
