@@ -30,5 +30,10 @@ export function cliContext(values: { workspace?: unknown; config?: unknown }): C
  */
 export function cliRedactor(ctx: CliContext, reveal: boolean): Redactor | null {
   if (reveal || !hasRedactionRules(ctx.config.settings)) return null;
+  return configuredRedactor(ctx);
+}
+
+/** The defaults and podcap.yaml's rules: what reports (and MCP) always redact with. */
+export function configuredRedactor(ctx: CliContext): Redactor {
   return new Redactor([redactionRules(ctx.config.settings)]);
 }

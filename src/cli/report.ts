@@ -1,17 +1,15 @@
 /** The `report` command: an incident report of a snapshot (or a filter, or a window) as Markdown or one HTML file. */
 import { oneFilter, parse, WORKSPACE_OPTIONS } from './args.js';
-import { rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { withWorkspace } from '../store/workspace.js';
-import { Redactor } from '../query/redact.js';
-import { cliContext } from './config-context.js';
-import { redactionRules } from '../config/redaction.js';
+import type { Redactor } from '../query/redact.js';
+import { cliContext, configuredRedactor } from './config-context.js';
 import { buildReport, type ReportQuery } from '../report/model.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderHtml } from '../report/html.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { writeBundle } from '../report/bundle.js';
+import { writeFileWhole } from '../query/export.js';
 import { parseTime } from './analyses.js';
 import type { Io } from './commands.js';
 
@@ -48,7 +46,7 @@ export type ReportFormat = 'md' | 'html';
 /** The workspace and the redaction rules in force (podcap.yaml's `redaction:` beside the defaults), as the MCP server takes them. */
 function contextOf(values: { workspace?: unknown; config?: unknown }): { workspace: string; redactor: Redactor } {
   const ctx = cliContext(values);
-  return { workspace: ctx.workspace, redactor: new Redactor([redactionRules(ctx.config.settings)]) };
+  return { workspace: ctx.workspace, redactor: configuredRedactor(ctx) };
 }
 
 export function reportFormat(format: unknown, out: string | undefined): ReportFormat {
@@ -58,15 +56,6 @@ export function reportFormat(format: unknown, out: string | undefined): ReportFo
     return format;
   }
   return out && /\.html?$/i.test(out) ? 'html' : 'md';
-}
-
-/** Write a file whole or not at all: beside it first, then renamed. */
-export async function writeWhole(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`cannot write ${path}: ${dir} is not a directory`);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.partial`);
-  await writeFile(temp, text);
-  await rename(temp, path);
 }
 
 /** Errors are mapped to exit codes by runCommand, like every other command's. */
@@ -93,7 +82,7 @@ export async function cmdReport(args: string[], io: Io): Promise<number> {
     const model = await buildReport(ws, q);
     const text = format === 'html' ? renderHtml(model) : renderMarkdown(model);
     if (out) {
-      await writeWhole(out, text);
+      await writeFileWhole(out, text);
       io.out(`wrote the ${format === 'html' ? 'HTML' : 'Markdown'} report of ${model.capture.snapshots.map((s) => s.name ?? s.id).join(', ')} to ${out} (${Buffer.byteLength(text)} bytes)`);
     } else io.out(text.trimEnd());
     return EXIT.OK;

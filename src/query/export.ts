@@ -27,7 +27,7 @@
  * - Format: pcapng unless pcap is asked for (or the output is named .pcap and one link type is
  *   involved); pcap uses the nanosecond magic when an input interface has finer than µs time.
  */
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { CaptureError, type CaptureFileReport, type Packet } from '../capture/packet.js';
 import type { CaptureSource } from '../capture/source.js';
@@ -60,6 +60,18 @@ export async function outputDir(out: string): Promise<string> {
     throw new ExportError(`cannot write ${out}: ${dir} is not a directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return dir;
+}
+
+/** Writes a file whole or not at all: beside it first, then renamed (a failure leaves neither). */
+export async function writeFileWhole(out: string, data: string | Buffer): Promise<void> {
+  const partial = join(await outputDir(out), `.${basename(out)}.${process.pid}.partial`);
+  try {
+    await writeFile(partial, data);
+    await rename(partial, out);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw new ExportError(`cannot write ${out}: ${(e as Error).message}`);
+  }
 }
 
 /** The export could not be written (the output's directory is missing, the disk is full, ...). */

@@ -14,12 +14,12 @@
  * calls outside the window on the same connections; the README and the bundle's
  * JSON give the filter that selects exactly the window's calls again.
  */
-import { mkdtemp, readFile, rm, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Workspace } from '../store/workspace.js';
-import { ExportError, exportPackets, outputDir, selectTransactions } from '../query/export.js';
+import { exportPackets, outputDir, selectTransactions, writeFileWhole } from '../query/export.js';
 import { iso, resolveScope, windowFilter, type TimeWindow } from '../query/stats.js';
 import type { Redactor } from '../query/redact.js';
 import { PODCAP_VERSION } from '../version.js';
@@ -133,7 +133,8 @@ export async function writeBundle(ws: Workspace, opts: BundleOptions): Promise<B
   const scope = resolveScope(ws, { filter, snapshots: opts.snapshots, window: opts.window });
   const window = { from: scope.from, to: scope.to };
   const cut = windowFilter(filter, window);
-  const dir = await outputDir(opts.out);
+  // Refused before the work when the output's directory is missing, as it would be after.
+  await outputDir(opts.out);
   const tmp = await mkdtemp(join(tmpdir(), 'podcap-bundle-'));
   try {
     const notes: string[] = [];
@@ -186,14 +187,7 @@ export async function writeBundle(ws: Workspace, opts: BundleOptions): Promise<B
       { name: 'podcap-bundle.json', data: Buffer.from(`${JSON.stringify(info, null, 2)}\n`), mtime: now },
     ];
     const gz = gzipSync(tarArchive(files));
-    const partial = join(dir, `.${basename(opts.out)}.${process.pid}.partial`);
-    try {
-      await writeFile(partial, gz);
-      await rename(partial, opts.out);
-    } catch (e) {
-      await rm(partial, { force: true });
-      throw new ExportError(`cannot write ${opts.out}: ${(e as Error).message}`);
-    }
+    await writeFileWhole(opts.out, gz);
     return { ...info, out: opts.out, bytes: gz.length, files: files.map((f) => f.name), notes };
   } finally {
     await rm(tmp, { recursive: true, force: true });
