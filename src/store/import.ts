@@ -76,12 +76,6 @@ function captureBytes(sources: CaptureSource[]): number {
   return n;
 }
 
-/** Whether a pass over these sources runs on two threads: import and re-dissection decide alike. */
-export function passOnTwoThreads(sources: CaptureSource[], thread?: ImportOptions['thread']): boolean {
-  const mode = threadMode(thread);
-  return mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && spareCore());
-}
-
 export function newSnapshotId(): string {
   return randomBytes(4).toString('hex');
 }
@@ -94,12 +88,19 @@ export interface PassOptions {
   reopen: boolean;
 }
 
+/** How a pass over these sources runs (on two threads or one; reopening or not): import and re-dissection decide alike. */
+export function passOptions(sources: CaptureSource[], model: ClusterModel | null, opts: Pick<ImportOptions, 'thread' | 'exclusive'>): PassOptions {
+  const mode = threadMode(opts.thread);
+  const twoThreads = mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && spareCore());
+  return { threaded: twoThreads ? { model } : null, reopen: opts.exclusive === true };
+}
+
 /**
  * One dissection pass over the snapshot's sources with meta.config's settings, written under
  * data key `key`: fills in meta's files, report, transactions, extent, resolution and
  * dissection report. Import and re-dissection both run it.
  */
-export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions = { threaded: null, reopen: false }): Promise<void> {
+export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const summary = ws.summaryWriter(key);
   // Header blocks stay raw as far as the store, which splits them when a record is read.
@@ -172,8 +173,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   meta.config.settings.protoDirs = meta.protoDirs;
   await ws.begin(meta);
   try {
-    const threaded = passOnTwoThreads(listing.sources, opts.thread);
-    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, { threaded: threaded ? { model: manifest?.model ?? null } : null, reopen: opts.exclusive === true });
+    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, passOptions(listing.sources, manifest?.model ?? null, opts));
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

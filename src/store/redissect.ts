@@ -10,7 +10,7 @@ import { emptyReport } from '../dissect/report.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
 import type { DissectionSettings } from '../config/apply.js';
-import { dissectInto, passOnTwoThreads, type ImportOptions } from './import.js';
+import { dissectInto, passOptions, type ImportOptions } from './import.js';
 import type { ClusterModel } from '../k8s/model.js';
 import { snapshotManifest } from './manifests.js';
 import type { SnapshotMeta } from './snapshot.js';
@@ -62,7 +62,7 @@ export async function redissectSnapshot(ws: Workspace, ref: string, opts: Rediss
   const before = ws.resolveSnapshot(ref);
   const model = await clusterModel(before);
   const enricher = new Enricher(model ? new IdentityResolver(model) : null);
-  const pass = { threaded: passOnTwoThreads(before.sources, opts.thread) ? { model } : null, reopen: opts.exclusive === true };
+  const pass = passOptions(before.sources, model, opts);
   const settings = structuredClone(opts.settings);
   const changed = changedSettings(before.config?.settings, settings);
   const generation = (before.generation ?? 0) + 1;
