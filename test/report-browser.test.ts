@@ -18,6 +18,7 @@ import { Workspace } from '../src/store/workspace.js';
 import { buildReport, type ReportModel } from '../src/report/model.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
+import { poison } from './support/report.js';
 import { fixturesDir, repoRoot } from './support/paths.js';
 
 const CANDIDATES = [process.env.PODCAP_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
@@ -30,13 +31,6 @@ if (skip) process.stderr.write(`report-browser.test: skipped: ${skip}\n`);
 
 const artifacts = join(repoRoot, 'test-artifacts');
 const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)><svg onload=alert(3)></svg>"\'><a href="javascript:alert(4)">x</a>';
-
-function poison(v: unknown): unknown {
-  if (typeof v === 'string') return `${HOSTILE}${v}`;
-  if (Array.isArray(v)) return v.map(poison);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, poison(x)]));
-  return v;
-}
 
 describe('the HTML report in headless Chromium', { skip }, () => {
   let dir = '';
@@ -149,7 +143,7 @@ describe('the HTML report in headless Chromium', { skip }, () => {
 
   it('runs nothing from the capture: hostile text stays text', async () => {
     const hostile = join(dir, 'hostile.html');
-    const bad = poison(model) as ReportModel;
+    const bad = poison(model, (str) => `${HOSTILE}${str}`) as ReportModel;
     writeFileSync(hostile, renderHtml(bad));
     const before = problems.length;
     const page = await open(1024, hostile);

@@ -19,6 +19,7 @@ import { buildReport, type ReportModel } from '../src/report/model.js';
 import { renderMarkdown, mdText } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { podcap } from './support/cli.js';
+import { poison } from './support/report.js';
 import { fixturesDir } from './support/paths.js';
 
 const sampleDir = join(fixturesDir, 'sample');
@@ -58,15 +59,7 @@ function secretsOf(ws: Workspace): string[] {
   return [...out];
 }
 
-/** Every string in the model replaced by `hostile(path)`, numbers and booleans kept. */
-function poison(v: unknown, hostile: (path: string) => string, path = ''): unknown {
-  if (typeof v === 'string') return hostile(path);
-  if (Array.isArray(v)) return v.map((x, i) => poison(x, hostile, `${path}[${i}]`));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, poison(x, hostile, `${path}.${k}`)]));
-  return v;
-}
-
-export const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | ``` [x](javascript:alert(3)) **b** # h\n\n| a | b |\n<!-- c --></details></td>&amp; https://evil.example/';
+const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | ``` [x](javascript:alert(3)) **b** # h\n\n| a | b |\n<!-- c --></details></td>&amp; https://evil.example/';
 
 describe('podcap report on the sample incident', { skip }, () => {
   let dir = '';
@@ -146,7 +139,7 @@ describe('podcap report on the sample incident', { skip }, () => {
   });
 
   it('renders hostile capture text inert in Markdown and HTML', async () => {
-    const bad = poison(model, (p) => `${HOSTILE} ${p}`) as ReportModel;
+    const bad = poison(model, (_s, p) => `${HOSTILE} ${p}`) as ReportModel;
     // Keep the shapes renderers rely on: times are sliced, mermaid is produced by query/service-map's own escaping.
     bad.map.mermaid = model.map.mermaid;
     const badMd = renderMarkdown(bad);
