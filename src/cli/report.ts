@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { withWorkspace } from '../store/workspace.js';
 import type { Redactor } from '../query/redact.js';
 import { cliContext, configuredRedactor } from './config-context.js';
-import { buildReport, type ReportQuery } from '../report/model.js';
+import { buildReport, shellWord, type ReportQuery } from '../report/model.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderHtml } from '../report/html.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -119,7 +119,7 @@ export async function cmdBundle(args: string[], io: Io): Promise<number> {
       io.out([
         `wrote ${r.out} (${r.bytes} bytes): ${r.transactions} calls on ${r.connections} connections, ${r.packets} packets; ${r.files.join(', ')}`,
         `  manifest: ${r.manifest ? Object.entries(r.manifest).map(([k, n]) => `${n} ${k}`).join(', ') : 'none'}`,
-        `  open it again: podcap import ${r.out}; the cut's calls: podcap calls '${r.selectAgain.replace(/'/g, `'\\''`)}'`,
+        `  open it again: podcap import ${shellWord(r.out)}; the cut's calls: podcap calls ${shellWord(r.selectAgain)}`,
       ].join('\n'));
     }
     for (const n of r.notes) io.err(`podcap bundle: ${n}`);
