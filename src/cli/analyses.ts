@@ -13,7 +13,8 @@ import { computeServiceMap, toDot, toMermaid } from '../query/service-map.js';
 import { AnalysisError, STATS_GROUPINGS, STATS_SORTS, computeStats, type StatsGroupBy, type StatsRow, type StatsSort, type TimeWindow } from '../query/stats.js';
 import { computeTimeline, parseDuration } from '../query/timeline.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { clockTime, ms, table } from './format.js';
+import { clockTime, table } from './format.js';
+import { ms } from '../query/percentiles.js';
 import type { Io } from './commands.js';
 import { cliContext } from './config-context.js';
 

@@ -4,6 +4,7 @@ import type { AnalysisReport } from '../dissect/report.js';
 import type { CaptureFileReport, SkippedInput } from '../capture/index.js';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
+import { ms } from '../query/percentiles.js';
 
 export function isoTime(us: number | null): string {
   return us === null ? '-' : new Date(us / 1000).toISOString();
@@ -12,11 +13,6 @@ export function isoTime(us: number | null): string {
 /** "10:04:05.123" in UTC: the timeline view, where the date is in the header. */
 export function clockTime(us: number): string {
   return new Date(us / 1000).toISOString().slice(11, 23);
-}
-
-export function ms(v: number | null): string {
-  if (v === null) return '-';
-  return v >= 100 ? `${v.toFixed(0)}ms` : v >= 10 ? `${v.toFixed(1)}ms` : `${v.toFixed(2)}ms`;
 }
 
 export function endpointLabel(e: Endpoint): string {

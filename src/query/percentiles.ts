@@ -186,3 +186,9 @@ export function summarize(s: Samples): LatencySummary {
   const [p50, p90, p95, p99] = s.percentiles([50, 90, 95, 99]);
   return { n: s.length, p50, p90, p95, p99, max: s.max };
 }
+
+/** A latency in milliseconds as every surface prints it: 3 significant digits or so, '-' without one. */
+export function ms(v: number | null): string {
+  if (v === null) return '-';
+  return v >= 100 ? `${v.toFixed(0)}ms` : v >= 10 ? `${v.toFixed(1)}ms` : `${v.toFixed(2)}ms`;
+}

@@ -8,7 +8,7 @@
  */
 import { AUTH_API_KEY, AUTH_BASIC, AUTH_BEARER, AUTH_COOKIE, AUTH_OTHER, type EdgeKey, type SummaryColumns } from '../store/summary.js';
 import type { Workspace } from '../store/workspace.js';
-import { PERCENTILE_METHOD, PERCENTILE_NOTE } from './percentiles.js';
+import { PERCENTILE_METHOD, PERCENTILE_NOTE, ms } from './percentiles.js';
 import { Accumulator, GroupIndex, resolveScope, scanScope, scopeInfo, type AnalysisQuery, type ScopeInfo } from './stats.js';
 
 /** Credentials seen on an edge's calls; `n/a` for DNS, which carries none by design. */
@@ -139,15 +139,10 @@ export function computeServiceMap(ws: Workspace, q: AnalysisQuery = {}): Service
 // Renderings
 // ---------------------------------------------------------------------------------------------
 
-function fmtMs(v: number | null): string {
-  if (v === null) return '-';
-  return v >= 100 ? `${v.toFixed(0)}ms` : v >= 10 ? `${v.toFixed(1)}ms` : `${v.toFixed(2)}ms`;
-}
-
 /** An edge's label: protocol, calls, failures, p50/p99, credentials. */
 export function edgeLabelLines(e: MapEdge): string[] {
   const lines = [`${e.protocol} ${e.calls} call${e.calls === 1 ? '' : 's'}${e.failures ? `, ${e.failures} failed (${(e.failureRate * 100).toFixed(1)}%)` : ''}`];
-  lines.push(`p50 ${fmtMs(e.latencyMs.p50)} p99 ${fmtMs(e.latencyMs.p99)}`);
+  lines.push(`p50 ${ms(e.latencyMs.p50)} p99 ${ms(e.latencyMs.p99)}`);
   if (e.credentials !== 'n/a') lines.push(`credentials: ${e.credentials}`);
   return lines;
 }

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { CallDetail, Command, ReportModel } from './model.js';
 import { esc, serviceMapSvg, timelineSvg } from './svg.js';
-import { ms } from '../cli/format.js';
+import { ms } from '../query/percentiles.js';
 import { fmtPct, reportCaveats } from './text.js';
 
 const CSS = `

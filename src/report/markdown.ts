@@ -6,7 +6,7 @@
  * whose fence is longer than any backtick run inside.
  */
 import type { CallDetail, Command, ReportModel } from './model.js';
-import { ms } from '../cli/format.js';
+import { ms } from '../query/percentiles.js';
 import { fmtPct, reportCaveats } from './text.js';
 
 /** Inline text from the capture: no markup, no HTML, one line. */

@@ -5,7 +5,7 @@
  * <desc> saying in words what it shows; every text from the capture is escaped.
  */
 import type { MapSection, TimelineSection } from './model.js';
-import { ms } from '../cli/format.js';
+import { ms } from '../query/percentiles.js';
 
 /** Text and attribute values in HTML and SVG. */
 export function esc(s: string): string {
