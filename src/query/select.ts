@@ -5,7 +5,7 @@
  */
 import type { TransactionRecord } from '../dissect/record.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
-import { CHUNK_ROWS, type SummaryColumns, type SummaryReader } from '../store/summary.js';
+import { CHUNK_ROWS, chunkOf, rowOf, type SummaryColumns, type SummaryReader } from '../store/summary.js';
 import type { Workspace } from '../store/workspace.js';
 import type { Filter } from './filter.js';
 import { passesColumns, planFilter, type Plan } from './plan.js';
@@ -76,13 +76,13 @@ class ChunkCache {
   private readonly cache = new Map<number, SummaryColumns | null>();
   constructor(private readonly reader: SummaryReader) {}
   get(seq: number): { cols: SummaryColumns; row: number } | null {
-    const chunk = (seq - 1) >> 12;
+    const chunk = chunkOf(seq);
     let cols = this.cache.get(chunk);
     if (cols === undefined) {
       cols = this.reader.chunk(chunk);
       this.cache.set(chunk, cols);
     }
-    return cols ? { cols, row: (seq - 1) & (CHUNK_ROWS - 1) } : null;
+    return cols ? { cols, row: rowOf(seq) } : null;
   }
 }
 

@@ -11,7 +11,7 @@
 import type { Endpoint } from '../dissect/record.js';
 import { pathTemplate } from '../dissect/path-template.js';
 import {
-  CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS,
+  CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS, chunkOf, rowOf,
   emptyColumns, encodeChunk, type EdgeKey, type EndpointKey, type IndexField, type PostingList, type SummaryChunk, type SummaryDictionaries,
 } from './summary-format.js';
 import { HeaderKinds, authOf, endpointParts, sameEnd, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
@@ -107,10 +107,10 @@ export class SummaryBuilder {
 
   /** Rows must come in sequence order, starting at 1. */
   add(seq: number, r: Row): void {
-    const chunk = (seq - 1) >> 12;
+    const chunk = chunkOf(seq);
     if (chunk !== this.chunk) this.flush();
     this.chunk = chunk;
-    const i = (seq - 1) & (CHUNK_ROWS - 1);
+    const i = rowOf(seq);
     const c = this.cols;
     c.ts[i] = r.timestamp;
     c.elapsed[i] = r.elapsedTime ?? NaN;

@@ -2,7 +2,18 @@
  * The summary's format (see summary.ts): its columns, flags and index fields, and the bytes of a
  * chunk, shared by the builder (which may run in import's analysis thread), the writer and the reader.
  */
-export const CHUNK_ROWS = 4096;
+const CHUNK_SHIFT = 12;
+export const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+
+/** The chunk a sequence number's row is in (sequence numbers start at 1). */
+export function chunkOf(seq: number): number {
+  return (seq - 1) >> CHUNK_SHIFT;
+}
+
+/** The row of a sequence number within its chunk. */
+export function rowOf(seq: number): number {
+  return (seq - 1) & (CHUNK_ROWS - 1);
+}
 
 /** Protocols by their code in the flags column. */
 export const PROTOCOLS = ['http', 'http2', 'grpc', 'dns'] as const;

@@ -5,7 +5,7 @@
  * itself: one put per 4096 records instead. Records arrive nearly in time order, so runs
  * overlap little and the merge keeps few of them open at once.
  */
-import { CHUNK_ROWS } from './summary.js';
+import { CHUNK_ROWS, chunkOf } from './summary-format.js';
 
 /** A run as stored: n (ts, seq) pairs as float64, sorted by ts then seq. */
 function sortedPairs(ts: Float64Array, seqs: Float64Array, n: number): Float64Array {
@@ -44,7 +44,7 @@ export class RunBuilder {
   constructor(private readonly put: (chunk: number, run: Buffer) => void) {}
 
   add(seq: number, ts: number): void {
-    const chunk = Math.floor((seq - 1) / CHUNK_ROWS);
+    const chunk = chunkOf(seq);
     if (chunk !== this.chunk) {
       this.flush();
       this.chunk = chunk;
