@@ -32,12 +32,12 @@ async function analyzeWith(fast: boolean, sources: CaptureSource[]): Promise<Out
   const txs: DissectedTransaction[] = [];
   let raw = 0;
   try {
-    // Raw blocks asked for, as import does, then expanded here: so the fast path's share can be counted.
+    // Records as import gets them (blocks the fast path kept raw), expanded here once counted.
     const result = await analyzeCaptures(sources, (t) => {
       if (t.record.request.rawHeaders !== undefined) raw++;
       if (t.record.response?.rawHeaders !== undefined) raw++;
       txs.push({ ...t, record: expandHeaders(t.record) });
-    }, { body: DEFAULT_BODY_LIMITS, collectStreams: true, rawHeaders: true });
+    }, { body: DEFAULT_BODY_LIMITS, collectStreams: true });
     const { durationMs: _, ...report } = result.report;
     return { txs, result: { ...result, report }, error: null, raw };
   } catch (e) {

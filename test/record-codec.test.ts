@@ -33,7 +33,7 @@ async function importRecords(dir: string): Promise<StoredRecord[]> {
     enricher.apply(t.record);
     out.push(t.record);
   };
-  await analyzeCaptures(listing.sources, sink, { ...DEFAULT_ANALYSIS_OPTIONS, rawHeaders: true });
+  await analyzeCaptures(listing.sources, sink, DEFAULT_ANALYSIS_OPTIONS);
   return out;
 }
 

@@ -11,7 +11,6 @@ import { DEFAULT_BODY_LIMITS, type BodyLimits } from './body.js';
 import type { DissectedTransaction, TransactionSink } from './record.js';
 import { bump, emptyReport, type AnalysisReport } from './report.js';
 import { failureEvidence } from './evidence.js';
-import { expandHeaders } from './header-block.js';
 import { tcpStreamFactory, type TcpDissectStats } from './tcp-router.js';
 import { DEFAULT_HTTP2_OPTIONS } from './http2.js';
 import { DEFAULT_DNS_OPTIONS, DnsTracker, type DnsOptions } from './dns.js';
@@ -33,11 +32,6 @@ export interface AnalysisOptions {
   onStream?: (s: StreamSummary) => void;
   /** Called between chunks of capture read (about 1 MiB); reading waits for what it returns. */
   betweenChunks?: () => Promise<void> | null;
-  /**
-   * Hand on HTTP/1 header blocks raw (HttpRequest.rawHeaders) instead of split: import does, as
-   * its store keeps them so. Everyone else gets records with their HeaderLists.
-   */
-  rawHeaders?: boolean;
   /** Called every 64Ki packets with the count so far and the file being read. */
   onProgress?: (packets: number, file: string) => void;
 }
@@ -107,7 +101,6 @@ export async function analyzeCaptures(sources: CaptureSource[], sink: Transactio
       return;
     }
     bump(report.transactions, t.record.protocol);
-    if (!opts.rawHeaders) expandHeaders(t.record);
     if (t.record.failed) {
       report.failed++;
       t.record.evidence = failureEvidence(t);

@@ -52,10 +52,10 @@ export interface HttpRequest {
   version: string;
   headers: HeaderList;
   /**
-   * Import only: the HTTP/1 header block as on the wire (the lines between the start line and the
-   * blank line, latin1, CRLF-ended), kept instead of splitting it; `headers` is then empty. See
-   * header-block.ts: analyzeCaptures expands it unless its caller takes raw blocks (import), and
-   * the store expands it when a record is read, so no reader of records ever sees it.
+   * Between the dissector and the store only: the HTTP/1 header block as on the wire (the lines
+   * between the start line and the blank line, latin1, CRLF-ended), kept instead of splitting it;
+   * `headers` is then empty. The store splits it when a record is read, so no reader of stored
+   * records sees it; whoever reads analyzeCaptures' records directly splits it (header-block.ts).
    */
   rawHeaders?: string;
   headersSize: number;
@@ -73,12 +73,7 @@ export interface HttpResponse {
   statusText: string;
   version: string;
   headers: HeaderList;
-  /**
-   * Import only: as HttpRequest.rawHeaders, the HTTP/1 header block as on the wire (the lines between the start line and the
-   * blank line, latin1, CRLF-ended), kept instead of splitting it; `headers` is then empty. See
-   * header-block.ts: analyzeCaptures expands it unless its caller takes raw blocks (import), and
-   * the store expands it when a record is read, so no reader of records ever sees it.
-   */
+  /** As HttpRequest.rawHeaders. */
   rawHeaders?: string;
   /** Trailer fields (HTTP/1 chunked trailers, HTTP/2 trailing HEADERS); absent when there were none. */
   trailers?: HeaderList;

@@ -103,8 +103,7 @@ export function passOptions(sources: CaptureSource[], model: ClusterModel | null
 export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const summary = ws.summaryWriter(key);
-  // Header blocks stay raw as far as the store, which splits them when a record is read.
-  const analysis = { ...analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base), rawHeaders: true };
+  const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
   // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
   let rssMark = process.memoryUsage.rss();
   let calls = 0;
