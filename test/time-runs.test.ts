@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 } from '../scripts/prng.js';
 import { RunBuilder, decodeRun, mergeRuns, type RunSet } from '../src/store/time-runs.js';
+import type { SnapshotMeta } from '../src/store/snapshot.js';
+import { suiteWorkspace } from './support/workspace.js';
 
 function made(n: number, seed: number): Array<{ ts: number; seq: number }> {
   const rnd = mulberry32(seed);
@@ -79,5 +81,25 @@ describe('time runs', () => {
   it('equal timestamps come in sequence order', () => {
     const ties = [5, 3, 5, 5, 1].map((ts, i) => ({ ts, seq: i + 1 }));
     assert.deepEqual([...mergeRuns(runsOf(ties), -Infinity, Infinity, false)].map((r) => r.seq), [5, 2, 1, 3, 4]);
+  });
+});
+
+describe('a snapshot stored before time runs', () => {
+  const w = suiteWorkspace('podcap-time-legacy-');
+
+  it('is listed through its per-record time index, either way, within a window', async () => {
+    const ws = w.ws;
+    const meta = {
+      id: 'legacy01', name: null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid, protoDirs: [],
+      sources: [], files: [], skipped: [], inputNotes: [], transactions: 4, firstTs: 10, lastTs: 40, podcapVersion: 'old',
+      kubernetes: null, resolution: null,
+    } as unknown as SnapshotMeta;
+    await ws.begin(meta);
+    // What an older podcap wrote: one key per record, [snapshot, ts, seq], and no runs.
+    for (const [ts, seq] of [[30, 1], [10, 2], [30, 3], [40, 4]]) await ws.time.put(['legacy01', ts, seq], null);
+    await ws.commit(meta);
+    assert.deepEqual([...ws.timeOrder('legacy01')].map((p) => p.seq), [2, 1, 3, 4]);
+    assert.deepEqual([...ws.timeOrder('legacy01', { reverse: true })].map((p) => p.seq), [4, 3, 1, 2]);
+    assert.deepEqual([...ws.timeOrder('legacy01', { from: 20, to: 35 })], [{ ts: 30, seq: 1 }, { ts: 30, seq: 3 }]);
   });
 });
