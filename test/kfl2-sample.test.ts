@@ -9,16 +9,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importSnapshot } from '../src/store/import.js';
 import { Workspace } from '../src/store/workspace.js';
 import { listCalls } from '../src/query/calls.js';
-import { fixturesDir } from './support/paths.js';
+import { sampleDir, sampleSkip } from './support/workspace.js';
 import { tempWorkspace } from './support/cli.js';
 
-const sampleDir = join(fixturesDir, 'sample');
-const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
 
 interface Party { pod?: string; namespace: string; workload?: string; service?: string; ip: string; port: number }
 interface Call {
@@ -31,7 +29,7 @@ interface Expected { calls: Call[]; dnsQueries: Query[]; phases: Array<{ name: s
 /** One transaction of the ground truth: a call, or a DNS query with its answer. */
 type Truth = { kind: 'call'; c: Call } | { kind: 'dns'; q: Query };
 
-describe('KFL2 examples on the sample incident, against the ground truth', { skip }, () => {
+describe('KFL2 examples on the sample incident, against the ground truth', { skip: sampleSkip }, () => {
   let tmp: { dir: string; cleanup: () => void };
   let ws: Workspace;
   let e: Expected;

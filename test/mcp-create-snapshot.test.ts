@@ -6,46 +6,31 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { importSnapshot } from '../src/store/import.js';
-import { Workspace } from '../src/store/workspace.js';
 import { listCalls } from '../src/query/calls.js';
 import { createServer } from '../src/mcp/server.js';
-import { fixturesDir } from './support/paths.js';
+import { sampleSkip, suiteSample } from './support/workspace.js';
 import { memoryClient, textOf } from './support/mcp.js';
-
-const sampleDir = join(fixturesDir, 'sample');
-const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
 
 function json(result: unknown): Record<string, unknown> {
   const isError = (result as { isError?: boolean }).isError === true;
   return { ...(JSON.parse(textOf(result) || '{}') as Record<string, unknown>), ...(isError ? { isError: true } : {}) };
 }
 
-const text = textOf;
-
-describe('MCP create_snapshot', { skip }, () => {
-  let dir = '';
-  let ws: Workspace;
+describe('MCP create_snapshot', { skip: sampleSkip }, () => {
+  const w = suiteSample('podcap-mcp-cut-');
   let client: Client;
-  let parent = '';
   const from = '2026-11-24T19:56:15.476250Z';
   const to = '2026-11-24T19:56:35.501511Z';
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'podcap-mcp-cut-'));
-    ws = await Workspace.open(join(dir, 'ws'));
-    parent = (await importSnapshot(ws, [sampleDir], { name: 'sample' })).id;
-    mkdirSync(join(dir, 'out'));
-    client = await memoryClient(createServer(ws, { outputRoot: join(dir, 'out') }));
+    mkdirSync(join(w.dir, 'out'));
+    client = await memoryClient(createServer(w.ws, { outputRoot: join(w.dir, 'out') }));
   });
   after(async () => {
     await client?.close();
-    await ws?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('cuts a window into a new snapshot listed with its parent, and writes the bundle under the output root', async () => {
@@ -53,29 +38,29 @@ describe('MCP create_snapshot', { skip }, () => {
     assert.equal(r.isError, undefined, JSON.stringify(r));
     const created = r.created as { id: string; name: string; parent: { id: string; from: string; to: string } };
     assert.equal(created.name, 'outage');
-    assert.equal(created.parent.id, parent);
+    assert.equal(created.parent.id, w.id);
     assert.equal(created.parent.from, '2026-11-24T19:56:15.476Z');
     const bundle = r.bundle as { path: string; files: string[] };
-    assert.equal(bundle.path, join(dir, 'out', 'outage.tar.gz'));
+    assert.equal(bundle.path, join(w.dir, 'out', 'outage.tar.gz'));
     assert.ok(readFileSync(bundle.path).length > 1000);
     assert.ok(bundle.files.includes('report.html'));
 
     const listed = json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as Array<{ id: string; parent?: { id: string } }>;
-    assert.deepEqual(listed.map((s) => [s.id, s.parent?.id ?? null]).sort(), [[parent, null], [created.id, parent]].sort());
+    assert.deepEqual(listed.map((s) => [s.id, s.parent?.id ?? null]).sort(), [[w.id, null], [created.id, w.id]].sort());
 
     // Exactly the window's calls, by the filter the tool hands back.
-    const want = listCalls(ws, { snapshots: [parent], filter: `timestamp >= timestamp("${from}") && timestamp <= timestamp("${to}")`, limit: 10000 }).calls;
-    const got = listCalls(ws, { snapshots: [created.id], filter: r.selectAgain as string, limit: 10000 }).calls;
+    const want = listCalls(w.ws, { snapshots: [w.id], filter: `timestamp >= timestamp("${from}") && timestamp <= timestamp("${to}")`, limit: 10000 }).calls;
+    const got = listCalls(w.ws, { snapshots: [created.id], filter: r.selectAgain as string, limit: 10000 }).calls;
     assert.ok(want.length > 100);
     assert.deepEqual(got.map((c) => [c.timestamp, c.status, c.dst.name]), want.map((c) => [c.timestamp, c.status, c.dst.name]));
   });
 
   it('refuses a cut of everything, an empty cut and a bundle outside the output root', async () => {
-    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample' } })), /give a filter, a window/);
-    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'status_code == 999' } })), /no call matches/);
-    assert.match(text(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'grpc', bundle: '../x.tar.gz' } })), /outside the output root/);
+    assert.match(textOf(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample' } })), /give a filter, a window/);
+    assert.match(textOf(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'status_code == 999' } })), /no call matches/);
+    assert.match(textOf(await client.callTool({ name: 'create_snapshot', arguments: { snapshot: 'sample', filter: 'grpc', bundle: '../x.tar.gz' } })), /outside the output root/);
     // Only the first test's derived capture is kept; the refused cuts left nothing behind.
-    assert.equal(readdirSync(join(dir, 'ws', 'derived')).length, 1);
+    assert.equal(readdirSync(join(w.dir, 'derived')).length, 1);
     assert.equal((json(await client.callTool({ name: 'list_snapshots', arguments: {} })).snapshots as unknown[]).length, 2);
   });
 
@@ -84,7 +69,7 @@ describe('MCP create_snapshot', { skip }, () => {
     const derived = listed.find((s) => s.parent)!;
     const r = json(await client.callTool({ name: 'delete_snapshot', arguments: { snapshot: derived.id } }));
     assert.equal(r.deleted, derived.id);
-    assert.deepEqual(readdirSync(join(dir, 'ws', 'derived')), []);
-    assert.ok(ws.listSnapshots().some((s) => s.id === parent), 'the parent stays');
+    assert.deepEqual(readdirSync(join(w.dir, 'derived')), []);
+    assert.ok(w.ws.listSnapshots().some((s) => s.id === w.id), 'the w.id stays');
   });
 });

@@ -8,52 +8,43 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { importSnapshot } from '../src/store/import.js';
-import { Workspace } from '../src/store/workspace.js';
 import { buildReport, type ReportModel } from '../src/report/model.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { poison } from './support/report.js';
-import { fixturesDir, repoRoot } from './support/paths.js';
+import { repoRoot } from './support/paths.js';
+import { sampleDir, sampleSkip, suiteSample } from './support/workspace.js';
 
 const CANDIDATES = [process.env.PODCAP_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
 const chromiumPath = CANDIDATES.find((p) => existsSync(p)) ?? null;
-const sampleDir = join(fixturesDir, 'sample');
 const skip = !chromiumPath
   ? `no chromium found (looked at ${CANDIDATES.join(', ')}): apt-get install chromium, or set PODCAP_CHROMIUM`
-  : !existsSync(join(sampleDir, 'capture.pcap')) ? 'fixtures/sample not made yet' : false;
+  : sampleSkip;
 if (skip) process.stderr.write(`report-browser.test: skipped: ${skip}\n`);
 
 const artifacts = join(repoRoot, 'test-artifacts');
 const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)><svg onload=alert(3)></svg>"\'><a href="javascript:alert(4)">x</a>';
 
 describe('the HTML report in headless Chromium', { skip }, () => {
-  let dir = '';
-  let ws: Workspace;
+  const w = suiteSample('podcap-browser-', { protoDirs: [join(sampleDir, 'protos')] });
   let browser: Browser;
   let model: ReportModel;
   let file = '';
   const problems: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'podcap-browser-'));
-    ws = await Workspace.open(dir);
-    await importSnapshot(ws, [sampleDir], { name: 'sample', protoDirs: [join(sampleDir, 'protos')] });
-    model = await buildReport(ws, {});
-    file = join(dir, 'report.html');
+    model = await buildReport(w.ws, {});
+    file = join(w.dir, 'report.html');
     writeFileSync(file, renderHtml(model));
     mkdirSync(artifacts, { recursive: true });
     browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--no-sandbox'] });
   });
   after(async () => {
     await browser?.close();
-    await ws?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function open(width: number, path = file): Promise<Page> {
@@ -142,7 +133,7 @@ describe('the HTML report in headless Chromium', { skip }, () => {
   });
 
   it('runs nothing from the capture: hostile text stays text', async () => {
-    const hostile = join(dir, 'hostile.html');
+    const hostile = join(w.dir, 'hostile.html');
     const bad = poison(model, (str) => `${HOSTILE}${str}`) as ReportModel;
     writeFileSync(hostile, renderHtml(bad));
     const before = problems.length;

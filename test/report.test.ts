@@ -8,11 +8,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lint } from 'markdownlint/promise';
-import { importSnapshot } from '../src/store/import.js';
 import { Workspace } from '../src/store/workspace.js';
 import { listCalls } from '../src/query/calls.js';
 import { buildReport, type ReportModel } from '../src/report/model.js';
@@ -20,10 +18,7 @@ import { renderMarkdown, mdText } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { podcap } from './support/cli.js';
 import { poison } from './support/report.js';
-import { fixturesDir } from './support/paths.js';
-
-const sampleDir = join(fixturesDir, 'sample');
-const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
+import { sampleDir, sampleSkip, suiteSample } from './support/workspace.js';
 
 interface Expected {
   incident: { failingService: string; grpcStatus: number; symptom: { path: string; status: number }; unauthenticatedEdge: { from: string; to: string }; dnsFailure: { from: string; name: string } };
@@ -61,26 +56,20 @@ function secretsOf(ws: Workspace): string[] {
 
 const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | ``` [x](javascript:alert(3)) **b** # h\n\n| a | b |\n<!-- c --></details></td>&amp; https://evil.example/';
 
-describe('podcap report on the sample incident', { skip }, () => {
-  let dir = '';
-  let ws: Workspace;
+describe('podcap report on the sample incident', { skip: sampleSkip }, () => {
+  const w = suiteSample('podcap-report-', { protoDirs: [join(sampleDir, 'protos')] });
   let model: ReportModel;
   let md = '';
   let html = '';
   let expected: Expected;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'podcap-report-'));
-    ws = await Workspace.open(dir);
-    await importSnapshot(ws, [sampleDir], { name: 'sample', protoDirs: [join(sampleDir, 'protos')] });
-    model = await buildReport(ws, {});
+    model = await buildReport(w.ws, {});
     md = renderMarkdown(model);
     html = renderHtml(model);
     expected = JSON.parse(readFileSync(join(sampleDir, 'expected.json'), 'utf8')) as Expected;
   });
   after(async () => {
-    await ws?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('puts the failing payment endpoint first, marked as where failures began, and the checkout 502s as caused by it', () => {
@@ -127,14 +116,14 @@ describe('podcap report on the sample incident', { skip }, () => {
   });
 
   it('shows no bearer token or cookie of the capture unless --reveal is given', async () => {
-    const secrets = secretsOf(ws);
+    const secrets = secretsOf(w.ws);
     assert.ok(secrets.length >= 2, 'the sample carries tokens');
     for (const s of secrets) {
       assert.ok(!md.includes(s), 'a secret in the Markdown');
       assert.ok(!html.includes(s), 'a secret in the HTML');
     }
     assert.match(md, /authorization: Bearer (\[redacted \d+ chars\]|eyJ\S+\.\[signature redacted\])/);
-    const revealed = renderMarkdown(await buildReport(ws, { reveal: true }));
+    const revealed = renderMarkdown(await buildReport(w.ws, { reveal: true }));
     assert.ok(secrets.some((s) => revealed.includes(s)), '--reveal shows them');
   });
 
@@ -165,31 +154,31 @@ describe('podcap report on the sample incident', { skip }, () => {
   it('redacts by podcap.yaml\'s redaction rules too, as the MCP server\'s Redactor does', () => {
     const requestId = /x-request-id: (req-[0-9a-z-]+)/.exec(md)?.[1];
     assert.ok(requestId, 'the sample\'s failed calls carry x-request-id');
-    const cfg = join(dir, 'redact.yaml');
+    const cfg = join(w.dir, 'redact.yaml');
     writeFileSync(cfg, 'redaction:\n  headers: [x-request-id]\n');
-    const r = podcap(['report', '--workspace', dir, '--config', cfg, '--format', 'md']);
+    const r = podcap(['report', '--workspace', w.dir, '--config', cfg, '--format', 'md']);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.includes(`x-request-id: ${requestId}`));
     assert.match(r.stdout, /x-request-id: \[redacted \d+ chars\]/);
   });
 
   it('the CLI writes both formats, narrows by filter and window, and exits as documented', () => {
-    const out = join(dir, 'r.html');
-    let r = podcap(['report', '--workspace', dir, '--out', out]);
+    const out = join(w.dir, 'r.html');
+    let r = podcap(['report', '--workspace', w.dir, '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /wrote the HTML report of sample to .*r\.html/);
     assert.match(readFileSync(out, 'utf8'), /^<!DOCTYPE html>/);
-    r = podcap(['report', 'grpc', '--workspace', dir, '--format', 'md', '--window', '2026-11-24T19:56:15Z..2026-11-24T19:56:36Z']);
+    r = podcap(['report', 'grpc', '--workspace', w.dir, '--format', 'md', '--window', '2026-11-24T19:56:15Z..2026-11-24T19:56:36Z']);
     assert.equal(r.code, 0, r.stderr);
-    const inWindow = listCalls(ws, { filter: 'grpc && timestamp >= timestamp("2026-11-24T19:56:15Z") && timestamp <= timestamp("2026-11-24T19:56:36Z")', limit: 1000 }).calls.length;
+    const inWindow = listCalls(w.ws, { filter: 'grpc && timestamp >= timestamp("2026-11-24T19:56:15Z") && timestamp <= timestamp("2026-11-24T19:56:36Z")', limit: 1000 }).calls.length;
     assert.ok(inWindow > 0);
     assert.ok(r.stdout.includes(`This report covers the ${inWindow} calls matching “grpc” from 2026-11-24T19:56:15.000Z to 2026-11-24T19:56:36.000Z`));
     assert.match(r.stdout, /podcap map grpc --from 2026-11-24T19:56:15\.000Z --to 2026-11-24T19:56:36\.000Z/);
-    assert.equal(podcap(['report', '--workspace', dir, '--format', 'pdf']).code, 1);
-    assert.equal(podcap(['report', '--workspace', dir, '--window', 'yesterday']).code, 1);
-    assert.equal(podcap(['report', 'status_code >', '--workspace', dir]).code, 1);
-    assert.equal(podcap(['report', '--workspace', dir, '--snapshot', 'nosuch']).code, 4);
-    assert.equal(podcap(['report', '--workspace', dir, '--out', join(dir, 'no', 'such', 'r.md')]).code, 1);
+    assert.equal(podcap(['report', '--workspace', w.dir, '--format', 'pdf']).code, 1);
+    assert.equal(podcap(['report', '--workspace', w.dir, '--window', 'yesterday']).code, 1);
+    assert.equal(podcap(['report', 'status_code >', '--workspace', w.dir]).code, 1);
+    assert.equal(podcap(['report', '--workspace', w.dir, '--snapshot', 'nosuch']).code, 4);
+    assert.equal(podcap(['report', '--workspace', w.dir, '--out', join(w.dir, 'no', 'such', 'r.md')]).code, 1);
     assert.match(podcap(['report', '--help']).stdout, /--window FROM\.\.TO/);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HeaderList, TransactionRecord } from '../src/dissect/record.js';
 import { headerValue } from '../src/dissect/record.js';
@@ -13,11 +13,9 @@ import { importSnapshot } from '../src/store/import.js';
 import { Workspace } from '../src/store/workspace.js';
 import { listCalls } from '../src/query/calls.js';
 import { propagationKeys, traceCall, type TraceNode } from '../src/query/trace.js';
-import { fixturesDir } from './support/paths.js';
+import { sampleDir, sampleSkip } from './support/workspace.js';
 import { podcap, tempWorkspace } from './support/cli.js';
 
-const sampleDir = join(fixturesDir, 'sample');
-const skip = existsSync(join(sampleDir, 'capture.pcap')) ? false : 'fixtures/sample not made yet';
 
 interface ExpectedCall {
   seq: number; requestId: string; protocol: string; method: string; path: string; failed: boolean;
@@ -26,7 +24,7 @@ interface ExpectedCall {
 }
 interface ExpectedLookup { pod: string; timestampUs: number; candidates: string[]; queries: number }
 
-describe('trace on the sample incident', { skip }, () => {
+describe('trace on the sample incident', { skip: sampleSkip }, () => {
   let tmp: { dir: string; cleanup: () => void };
   let ws: Workspace;
   let calls: ExpectedCall[];
