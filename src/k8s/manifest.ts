@@ -59,6 +59,20 @@ export function parseManifests(inputs: ManifestInput[]): ClusterModel {
   return b.finish();
 }
 
+/**
+ * The objects of manifest files and inputs as written (Lists flattened), read exactly as
+ * loadManifests reads them (gzip, UTF-16, JSON arrays and streams, directories): for writing a
+ * part of a manifest back out. Files that cannot be read throw ManifestError, as for loading.
+ */
+export async function manifestObjects(paths: string[], inputs: ManifestInput[] = []): Promise<Array<Record<string, unknown>>> {
+  const objects: Obj[] = [];
+  const b = new ModelBuilder(objects);
+  const seenDirs = new Set<string>();
+  for (const p of paths) await loadPath(b, p, true, seenDirs);
+  for (const input of inputs) b.addFile(input.name, input.data, true);
+  return objects;
+}
+
 async function loadPath(b: ModelBuilder, path: string, explicit: boolean, seenDirs: Set<string>): Promise<void> {
   let st;
   try {
@@ -335,6 +349,9 @@ interface Where {
 }
 
 class ModelBuilder {
+  /** `objects`: when given, every object read is also kept there as written (for manifestObjects). */
+  constructor(private readonly objects: Obj[] | null = null) {}
+
   private readonly model = emptyModel();
   private readonly pods = new Map<string, PodRecord>();
   private readonly services = new Map<string, ServiceRecord>();
@@ -390,6 +407,8 @@ class ModelBuilder {
       v.items.forEach((x, i) => this.visit(x, doc, file, [...path, 'items', i], inner, innerApi, depth + 1));
       return;
     }
+    // An item of a typed List (PodList, ...) takes its kind and apiVersion from the List.
+    this.objects?.push(v.kind === undefined || v.apiVersion === undefined ? { ...v, kind, apiVersion: v.apiVersion ?? itemApiVersion } : v);
     this.addObject(kind, groupOf(v.apiVersion ?? itemApiVersion), v, where, label);
   }
 

@@ -6,10 +6,10 @@
  * snapshot's own manifest files (named at import, or found beside the captures),
  * written back as one `kind: List` YAML that the k8s loader reads.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { readLocation } from '../capture/index.js';
+import { canonicalIp } from '../k8s/ip.js';
+import { manifestObjects } from '../k8s/manifest.js';
 import type { SnapshotMeta } from '../store/snapshot.js';
 
 type Obj = Record<string, unknown> & { kind?: string; apiVersion?: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind?: string; name?: string }> } };
@@ -24,38 +24,27 @@ export interface ManifestSubset {
 
 const MAX_MANIFEST = 256 << 20;
 
-function text(buf: Buffer): string {
-  const b = buf.length > 2 && buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
-  return b.toString('utf8').replace(/^\uFEFF/, '');
-}
-
-/** Every object of the manifest files, Lists flattened. */
-async function manifestObjects(snap: SnapshotMeta, notes: string[]): Promise<Obj[]> {
+/** Every object of the snapshot's manifest files, read as the import read them (k8s/manifest.ts). */
+async function snapshotObjects(snap: SnapshotMeta, notes: string[]): Promise<Obj[]> {
   const out: Obj[] = [];
-  const add = (v: unknown): void => {
-    if (!v || typeof v !== 'object') return;
-    const o = v as Obj;
-    if (Array.isArray(o.items) && (o.kind === 'List' || String(o.kind ?? '').endsWith('List'))) {
-      const itemKind = String(o.kind ?? '').replace(/List$/, '');
-      for (const i of o.items as Obj[]) add(i && typeof i === 'object' && !i.kind && itemKind ? { ...i, kind: itemKind, apiVersion: o.apiVersion } : i);
-    } else if (typeof o.kind === 'string') out.push(o);
-  };
   for (const name of snap.kubernetes?.files ?? []) {
     try {
-      let data: Buffer;
+      // A manifest found inside a tar beside the captures is read from where it lies in the archive.
       const side = snap.skipped.find((s) => s.name === name && s.location);
-      if (side?.location) data = await readLocation(side.location, side.location.kind === 'file' ? MAX_MANIFEST : Math.min(side.location.available, MAX_MANIFEST));
-      else if ((await stat(name)).isFile()) data = await readFile(name);
-      else {
-        notes.push(`${name}: a directory of manifests is not read again for the subset`);
-        continue;
-      }
-      for (const doc of parseAllDocuments(text(data))) add(doc.toJS());
+      const objects = side?.location
+        ? await manifestObjects([], [{ name, data: await readLocation(side.location, side.location.kind === 'file' ? MAX_MANIFEST : Math.min(side.location.available, MAX_MANIFEST)) }])
+        : await manifestObjects([name]);
+      for (const o of objects) if (typeof o.kind === 'string') out.push(o as Obj);
     } catch (e) {
       notes.push(`${name}: not read again (${(e as Error).message})`);
     }
   }
   return out;
+}
+
+/** Addresses as the records write them, whatever form the manifest wrote them in. */
+function canonical(ips: Array<string | undefined>): string[] {
+  return ips.map((ip) => canonicalIp(ip)).filter((x): x is string => x !== null);
 }
 
 const ns = (o: Obj): string => o.metadata?.namespace ?? '';
@@ -64,19 +53,17 @@ const key = (kind: string, namespace: string, name: string): string => `${kind}/
 function podIps(o: Obj): string[] {
   const st = (o.status ?? {}) as { podIP?: string; podIPs?: Array<{ ip?: string }>; hostIP?: string };
   const spec = (o.spec ?? {}) as { hostNetwork?: boolean };
-  const ips = [st.podIP, ...(st.podIPs ?? []).map((p) => p.ip)].filter((x): x is string => !!x);
-  if (spec.hostNetwork && st.hostIP) ips.push(st.hostIP);
-  return ips;
+  return canonical([st.podIP, ...(st.podIPs ?? []).map((p) => p.ip), spec.hostNetwork ? st.hostIP : undefined]);
 }
 
 function serviceIps(o: Obj): string[] {
   const spec = (o.spec ?? {}) as { clusterIP?: string; clusterIPs?: string[]; externalIPs?: string[] };
-  return [spec.clusterIP, ...(spec.clusterIPs ?? []), ...(spec.externalIPs ?? [])].filter((x): x is string => !!x && x !== 'None');
+  return canonical([spec.clusterIP, ...(spec.clusterIPs ?? []), ...(spec.externalIPs ?? [])]);
 }
 
 function nodeIps(o: Obj): string[] {
   const st = (o.status ?? {}) as { addresses?: Array<{ address?: string }> };
-  return (st.addresses ?? []).map((a) => a.address).filter((x): x is string => !!x);
+  return canonical((st.addresses ?? []).map((a) => a.address));
 }
 
 function selects(service: Obj, pod: Obj): boolean {
@@ -90,7 +77,7 @@ function selects(service: Obj, pod: Obj): boolean {
 export async function manifestSubset(snap: SnapshotMeta, addresses: Set<string>): Promise<ManifestSubset> {
   const notes: string[] = [];
   if (!snap.kubernetes) return { yaml: null, kept: {}, notes: ['the snapshot has no cluster manifest'] };
-  const all = await manifestObjects(snap, notes);
+  const all = await snapshotObjects(snap, notes);
   const keep = new Set<Obj>();
   const byKey = new Map<string, Obj>();
   for (const o of all) byKey.set(key(o.kind!, ns(o), o.metadata?.name ?? ''), o);
