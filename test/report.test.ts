@@ -16,7 +16,8 @@ import { listCalls } from '../src/query/calls.js';
 import { buildReport, type ReportModel } from '../src/report/model.js';
 import { renderMarkdown, mdText } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
-import { podcap } from './support/cli.js';
+import { spawnSync } from 'node:child_process';
+import { podcap, podcapBin } from './support/cli.js';
 import { poison } from './support/report.js';
 import { sampleDir, sampleSkip, suiteSample } from './support/workspace.js';
 
@@ -180,5 +181,29 @@ describe('podcap report on the sample incident', { skip: sampleSkip }, () => {
     assert.equal(podcap(['report', '--workspace', w.dir, '--snapshot', 'nosuch']).code, 4);
     assert.equal(podcap(['report', '--workspace', w.dir, '--out', join(w.dir, 'no', 'such', 'r.md')]).code, 1);
     assert.match(podcap(['report', '--help']).stdout, /--window FROM\.\.TO/);
+  });
+
+  it('every command the report suggests runs as printed, on the report\'s snapshots', async () => {
+    // A report on a named snapshot: its commands must name it too.
+    const named = await buildReport(w.ws, { snapshots: ['sample'] });
+    const lines: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (typeof o.line === 'string' && o.line.startsWith('podcap ')) lines.push(o.line);
+        Object.values(o).forEach(walk);
+      }
+    };
+    walk(named);
+    const around = lines.find((l) => l.startsWith('podcap timeline ') && l.includes('--around'));
+    assert.ok(around, 'the first failure has its timeline command');
+    // It names the report's snapshots as the other commands do.
+    const snapshotsOf = (l: string): string[] => [...l.matchAll(/--snapshot (\S+)/g)].map((m) => m[1]);
+    assert.deepEqual(snapshotsOf(around), [w.id]);
+    const script = `podcap() { "${process.execPath}" "${podcapBin}" "$@" --workspace "${w.dir}" >/dev/null; }\n`
+      + [...new Set(lines)].map((l) => `${l} || { echo "failed: ${l.replace(/["$`\\]/g, '.')}" >&2; exit 1; }`).join('\n');
+    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
   });
 });

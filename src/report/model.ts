@@ -572,7 +572,8 @@ export async function buildReport(ws: Workspace, q: ReportQuery = {}): Promise<R
     firstFailure: t.firstFailure, firstFailingBucket: t.firstFailingBucket,
     commands: [
       { title: 'the timeline', line: cmds.line('timeline', filter) },
-      ...(t.firstFailure ? [{ title: 'around the first failure', line: `podcap timeline ${filter ? `${shellWord(filter)} ` : ''}--around ${t.firstFailure.time} --window 30s --bucket 1s` }] : []),
+      // --around makes its own window: the report's is not added.
+      ...(t.firstFailure ? [{ title: 'around the first failure', line: cmds.line('timeline', filter, ['--around', t.firstFailure.time, '--window', '30s', '--bucket', '1s'], false) }] : []),
     ],
   };
   const auth = authSection(ws, q, window, cmds);
