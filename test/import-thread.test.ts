@@ -16,7 +16,9 @@ import { DEFAULT_SETTINGS } from '../src/config/schema.js';
 import type { SnapshotMeta } from '../src/store/snapshot.js';
 import { CHUNK_ROWS } from '../src/store/summary.js';
 import type { Workspace } from '../src/store/workspace.js';
+import { spawnSync } from 'node:child_process';
 import { fixturesDir } from './support/paths.js';
+import { podcapBin, tempWorkspace } from './support/cli.js';
 import { suiteWorkspace } from './support/workspace.js';
 
 interface Stored {
@@ -149,5 +151,20 @@ describe('import on two threads stores what import on one does', () => {
       }),
       /disk full/,
     );
+  });
+
+  it('starts when node was given V8 flags, which Node refuses a worker', () => {
+    const ws = tempWorkspace();
+    try {
+      const capture = join(fixturesDir, 'http1', 'sample.pcap');
+      const r = spawnSync(process.execPath, ['--max-semi-space-size=16', podcapBin, 'import', capture, '--workspace', ws.dir, '--json'], {
+        encoding: 'utf8', env: { ...process.env, PODCAP_IMPORT_THREAD: 'always' },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const meta = JSON.parse(r.stdout) as { transactions: number };
+      assert.ok(meta.transactions > 0, r.stdout);
+    } finally {
+      ws.cleanup();
+    }
   });
 });

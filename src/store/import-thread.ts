@@ -48,15 +48,29 @@ export interface ThreadedResult {
   end: PassTally;
 }
 
+/**
+ * The thread runs a module of its own: flags about the main script's source (-e, --input-type) do
+ * not apply. Node refuses a worker some flags it was started with (V8's, such as
+ * --max-semi-space-size, which are process-wide and reach the thread anyway): the thread then
+ * starts with none of them rather than the import failing.
+ */
+function startWorker(workerData: ThreadWorkerData): Worker {
+  const execArgv = process.execArgv.filter((a, i, all) => !/^(-e|-p|--eval|--print|--input-type)(=|$)/.test(a) && !/^(-e|-p|--eval|--print)$/.test(all[i - 1] ?? ''));
+  try {
+    return new Worker(WORKER, { workerData, execArgv });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(WORKER, { workerData, execArgv: [] });
+  }
+}
+
 export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
   const { onStream: _s, onProgress: _p, collectStreams: _c, betweenChunks: _b, ...options } = opts;
   const workerData: ThreadWorkerData = { sources, options, progress: opts.onProgress !== undefined, model, failed, inFlight };
   const unpackr = new Unpackr({ useRecords: false });
-  // The thread runs a module of its own: flags about the main script's source (-e, --input-type) do not apply.
-  const execArgv = process.execArgv.filter((a, i, all) => !/^(-e|-p|--eval|--print|--input-type)(=|$)/.test(a) && !/^(-e|-p|--eval|--print)$/.test(all[i - 1] ?? ''));
-  const worker = new Worker(WORKER, { workerData, execArgv });
+  const worker = startWorker(workerData);
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (e: Error | null, r?: ThreadedResult): void => {
