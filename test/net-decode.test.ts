@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readCaptureFile } from '../src/capture/open.js';
 import { NetDecoder, decodeFrame, newDecodedPacket, type DecodedPacket, type NetDecoderOptions } from '../src/net/decode.js';
 import { LINKTYPE } from '../src/net/link.js';
+import { UdpFlowTable } from '../src/net/udp-flows.js';
 import { DROP_END, DROP_MEMORY, DROP_TIMEOUT } from '../src/net/fragments.js';
 import { corpusDir, corpusFile, corpusPresent, corpusSkip } from './support/paths.js';
 import { mulberry32 as rng } from '../scripts/prng.js';
@@ -876,5 +877,38 @@ describe('bad lengths never throw', () => {
     assert.equal(s.held, held);
     assert.equal(s.held, s.reassembledFragments + sumDropped(dec));
     assert.ok(s.peakBytesHeld <= 64 * 1024);
+  });
+});
+
+describe('UDP flows', () => {
+  const datagram = (srcIp: string, srcPort: number, dstIp: string, dstPort: number, length = 10): DecodedPacket => ({
+    ...newDecodedPacket(), outcome: 'ok', protocol: 17, srcIp, srcPort, dstIp, dstPort, payload: Buffer.alloc(length),
+  });
+
+  it('one flow per pair of ends, whichever way, also when many hosts share a port pair', () => {
+    const table = new UdpFlowTable();
+    // 20 hosts on mDNS's port pair (past the bucket's scan), each answered; then the same ports the other way round.
+    const ids = new Map<string, number>();
+    for (let i = 0; i < 20; i++) {
+      const host = `10.0.0.${i + 1}`;
+      const q = table.datagram(datagram(host, 5353, '224.0.0.251', 5353), 1000 + i, 0);
+      const a = table.datagram(datagram('224.0.0.251', 5353, host, 5353, 30), 2000 + i, 1);
+      assert.equal(a.flow, q.flow, host);
+      assert.deepEqual([q.dir, a.dir], [0, 1]);
+      ids.set(host, q.flow.id);
+    }
+    const swapped = table.datagram(datagram('10.0.0.1', 53, '10.0.0.2', 40000), 3000, 0);
+    const back = table.datagram(datagram('10.0.0.2', 40000, '10.0.0.1', 53), 3001, 0);
+    const again = table.datagram(datagram('10.0.0.2', 53, '10.0.0.1', 40000), 3002, 0);
+    assert.equal(back.flow, swapped.flow);
+    assert.notEqual(again.flow, swapped.flow, 'the ports the other way round are another flow');
+    // A second datagram of an early host, once its bucket is keyed, still finds its flow.
+    const late = table.datagram(datagram('10.0.0.3', 5353, '224.0.0.251', 5353), 4000, 0);
+    assert.equal(late.flow.id, ids.get('10.0.0.3'));
+    assert.deepEqual(late.flow.packets, [2, 1]);
+    assert.deepEqual(late.flow.bytes, [20, 30]);
+    assert.deepEqual(late.flow.files, [0, 1]);
+    assert.equal(table.size, 22);
+    assert.deepEqual([...table.all()].map((f) => f.id), Array.from({ length: 22 }, (_, i) => i + 1), 'in order of first datagram');
   });
 });

@@ -221,7 +221,13 @@ export class DnsTracker {
       this.emit(x);
       return;
     }
-    const name = q.name.toLowerCase().replace(/\.$/, '');
+    // An answer found with no search sequence under way is only itself: the common case, decided here.
+    if (rcode === 0 && this.expansions.size === 0) {
+      this.emit(x);
+      return;
+    }
+    const lower = q.name.toLowerCase();
+    const name = lower.endsWith('.') ? lower.slice(0, -1) : lower;
     const bases = this.bases(name);
     const prefix = `${x.client.ip}|`;
     if (rcode === 3 && this.inCluster(name)) {

@@ -18,17 +18,48 @@ export interface UdpFlow {
   readonly files: number[];
 }
 
+/**
+ * The flows of one port pair: a few, nearly always one, matched by address; past BUCKET_SCAN of
+ * them (one port pair between many hosts, mDNS's 5353 say) keyed by both ends, as a string.
+ */
+type Bucket = UdpFlow[] | Map<string, UdpFlow>;
+const BUCKET_SCAN = 8;
+
+function portKey(p: DecodedPacket): number {
+  return p.srcPort < p.dstPort ? p.srcPort * 65536 + p.dstPort : p.dstPort * 65536 + p.srcPort;
+}
+
+/** Both ends, the same whichever way the datagram went. */
+function endsKey(aIp: string, aPort: number, bIp: string, bPort: number): string {
+  const forward = aIp < bIp || (aIp === bIp && aPort < bPort);
+  return forward ? `${aIp}|${aPort}|${bIp}|${bPort}` : `${bIp}|${bPort}|${aIp}|${aPort}`;
+}
+
+function sameEnds(f: UdpFlow, p: DecodedPacket): boolean {
+  const c = f.client;
+  const s = f.server;
+  return (c.port === p.srcPort && s.port === p.dstPort && c.ip === p.srcIp && s.ip === p.dstIp)
+    || (c.port === p.dstPort && s.port === p.srcPort && c.ip === p.dstIp && s.ip === p.srcIp);
+}
+
 export class UdpFlowTable {
-  private readonly flows = new Map<string, UdpFlow>();
+  /**
+   * By port pair, a number: a string of both ends built and hashed for every datagram cost as
+   * much as the rest of the datagram's accounting.
+   */
+  private readonly buckets = new Map<number, Bucket>();
+  /** Every flow, in order of first datagram. */
+  private readonly flows: UdpFlow[] = [];
   private nextId = 1;
 
   /** Account a UDP datagram; returns its flow and direction (0: from the flow's client). */
   datagram(p: DecodedPacket, ts: number, file: number): { flow: UdpFlow; dir: 0 | 1 } {
-    const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
-    const key = forward
-      ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}`
-      : `${p.dstIp}|${p.dstPort}|${p.srcIp}|${p.srcPort}`;
-    let flow = this.flows.get(key);
+    const key = portKey(p);
+    let bucket = this.buckets.get(key);
+    let flow: UdpFlow | undefined;
+    if (Array.isArray(bucket)) {
+      for (let i = 0; i < bucket.length && !flow; i++) if (sameEnds(bucket[i], p)) flow = bucket[i];
+    } else if (bucket) flow = bucket.get(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort));
     if (!flow) {
       flow = {
         id: this.nextId++,
@@ -40,7 +71,15 @@ export class UdpFlowTable {
         bytes: [0, 0],
         files: [file],
       };
-      this.flows.set(key, flow);
+      this.flows.push(flow);
+      if (!bucket) this.buckets.set(key, (bucket = []));
+      if (Array.isArray(bucket) && bucket.length >= BUCKET_SCAN) {
+        const keyed = new Map<string, UdpFlow>();
+        for (const f of bucket) keyed.set(endsKey(f.client.ip, f.client.port, f.server.ip, f.server.port), f);
+        this.buckets.set(key, (bucket = keyed));
+      }
+      if (Array.isArray(bucket)) bucket.push(flow);
+      else bucket.set(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort), flow);
     }
     const dir = p.srcPort === flow.client.port && p.srcIp === flow.client.ip ? 0 : 1;
     flow.lastTs = ts;
@@ -51,7 +90,7 @@ export class UdpFlowTable {
   }
 
   get size(): number {
-    return this.flows.size;
+    return this.flows.length;
   }
 
   all(): IterableIterator<UdpFlow> {
