@@ -14,7 +14,7 @@ import {
   CHUNK_ROWS, FLAG_FAILED, FLAG_RESPONSE, FLAG_UDP, PROTOCOLS, chunkOf, rowOf,
   emptyColumns, encodeChunk, type EdgeKey, type EndpointKey, type IndexField, type PostingList, type SummaryChunk, type SummaryDictionaries,
 } from './summary-format.js';
-import { HeaderKinds, authOf, endpointParts, sameEnd, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
+import { HeaderKinds, authOf, endpointParts, sameEnd, sameHost, sourceLabel, workloadLabel, type Row } from './summary-labels.js';
 
 /** The indexed fields, by their number here. */
 const FIELDS: readonly IndexField[] = [
@@ -74,6 +74,11 @@ interface ConnectionMemo {
   template: string;
   edge: number;
   endpoint: number;
+  /**
+   * For gRPC and DNS: endpoint ids by op.a then op.b (service and method, query type and name)
+   * of the rows filed under the memo's edge since it last changed.
+   */
+  seen: Map<string | undefined, Map<string, number>>;
   /** The chunk generation `rows` belongs to. */
   generation: number;
   /** Per field: the last value indexed, and its posting list in this generation (null: look it up). */
@@ -81,12 +86,21 @@ interface ConnectionMemo {
   rows: Array<number[] | null>;
 }
 
+function newMemo(): ConnectionMemo {
+  return {
+    src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, rawHeaders: undefined, auth: 0, template: '', edge: 0, endpoint: 0,
+    seen: new Map(), generation: -1, values: FIELDS.map(() => undefined), rows: FIELDS.map(() => null),
+  };
+}
+
 /**
- * Connections remembered per transport before the memory starts over: more than are open at
+ * Connections remembered before the memory starts over: more than are open at
  * once in most captures, few enough that what the memos hold (two ends, a header block) stays
  * a few megabytes.
  */
 const MAX_MEMOS = 8192;
+/** Names (methods) per type (service) a memo remembers the endpoints of. */
+const MAX_SEEN = 256;
 
 export class SummaryBuilder {
   private cols = emptyColumns(CHUNK_ROWS);
@@ -99,7 +113,9 @@ export class SummaryBuilder {
   private readonly edges = new Dictionary<EdgeKey>();
   private readonly templates = new TemplateCache();
   private readonly kinds = new HeaderKinds();
-  private memos: [Map<number, ConnectionMemo>, Map<number, ConnectionMemo>] = [new Map(), new Map()];
+  /** TCP connections' memos, by connection id. */
+  private memos = new Map<number, ConnectionMemo>();
+  private readonly udpMemo = newMemo();
   private readonly op: Operation = { kind: 0, a: undefined, b: undefined };
 
   /** `onChunk` gets each chunk once its last row is in (the last one at finish). */
@@ -129,15 +145,15 @@ export class SummaryBuilder {
   }
 
   private memoOf(r: Row): ConnectionMemo {
-    const t = r.stream.transport === 'udp' ? 1 : 0;
-    let m = this.memos[t].get(r.stream.id);
+    // UDP's flows are mostly one DNS exchange each (a new client port per query): a memo per
+    // flow would be made for one row and never hit, so all UDP rows share one, which holds as
+    // long as the same client asks the same server.
+    if (r.stream.transport === 'udp') return this.udpMemo;
+    let m = this.memos.get(r.stream.id);
     if (!m) {
-      if (this.memos[t].size >= MAX_MEMOS) this.memos[t] = new Map();
-      m = {
-        src: null, dst: null, protocol: '', op: { kind: -1, a: undefined, b: undefined }, rawHeaders: undefined, auth: 0, template: '', edge: 0, endpoint: 0,
-        generation: -1, values: FIELDS.map(() => undefined), rows: FIELDS.map(() => null),
-      };
-      this.memos[t].set(r.stream.id, m);
+      if (this.memos.size >= MAX_MEMOS) this.memos = new Map();
+      m = newMemo();
+      this.memos.set(r.stream.id, m);
     }
     return m;
   }
@@ -170,15 +186,25 @@ export class SummaryBuilder {
       op.a = r.request.method;
       op.b = r.request.path;
     }
-    const sameEdge = m.src !== null && m.dst !== null && m.protocol === r.protocol && m.op.kind === op.kind && sameEnd(m.src, r.src) && sameEnd(m.dst, r.dst);
-    if (sameEdge && m.op.a === op.a) {
-      if (m.op.b === op.b) return;
-      // Another path to the same template (/orders/41, /orders/42): the same endpoint.
-      if (op.kind === 0 && this.templates.get(op.b!) === m.template) {
+    const sameEdge = m.src !== null && m.dst !== null && m.protocol === r.protocol && m.op.kind === op.kind && sameHost(m.src, r.src) && sameEnd(m.dst, r.dst);
+    if (sameEdge) {
+      if (m.op.a === op.a) {
+        if (m.op.b === op.b) return;
+        // Another path to the same template (/orders/41, /orders/42): the same endpoint.
+        if (op.kind === 0 && this.templates.get(op.b!) === m.template) {
+          m.op.b = op.b;
+          return;
+        }
+      }
+      // A DNS name and type, or a gRPC service and method, asked of this server before: its endpoint is known.
+      const known = op.kind !== 0 && op.b !== undefined ? m.seen.get(op.a)?.get(op.b) : undefined;
+      if (known !== undefined) {
+        m.endpoint = known;
+        m.op.a = op.a;
         m.op.b = op.b;
         return;
       }
-    }
+    } else m.seen.clear();
     // Keys joined by NUL (which none of these strings hold); the entries are kept once per distinct key.
     const ep = endpointParts(r, this.templates);
     const { protocol, destination } = ep;
@@ -190,6 +216,11 @@ export class SummaryBuilder {
       m.edge = this.edges.id(`${protocol}\u0000${source}\u0000${destination}\u0000${sourceWorkload}\u0000${destinationWorkload}`, () => ({
         protocol, source, destination, sourceWorkload, destinationWorkload,
       }));
+    }
+    if (op.kind !== 0 && op.b !== undefined) {
+      let byA = m.seen.get(op.a);
+      if (!byA || byA.size >= MAX_SEEN) m.seen.set(op.a, (byA = new Map()));
+      byA.set(op.b, m.endpoint);
     }
     m.src = r.src;
     m.dst = r.dst;

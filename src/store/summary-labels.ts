@@ -34,7 +34,12 @@ export function workloadLabel(e: Endpoint): string {
  * the summary's index read is equal.
  */
 export function sameEnd(a: Endpoint, b: Endpoint): boolean {
-  return a.ip === b.ip && a.port === b.port && a.name === b.name && a.namespace === b.namespace && a.kind === b.kind && a.dns === b.dns
+  return a.port === b.port && sameHost(a, b);
+}
+
+/** As sameEnd, but for a client, whose port none of them reads: a DNS client takes a new port for every query. */
+export function sameHost(a: Endpoint, b: Endpoint): boolean {
+  return a.ip === b.ip && a.name === b.name && a.namespace === b.namespace && a.kind === b.kind && a.dns === b.dns
     && a.workload?.name === b.workload?.name && a.service?.name === b.service?.name && a.service?.namespace === b.service?.namespace;
 }
 
