@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { DnsTracker, MAX_HELD } from '../src/dissect/dns.js';
+import { DEFAULT_DNS_OPTIONS, DnsTracker, MAX_HELD } from '../src/dissect/dns.js';
 import type { DnsRecordInfo } from '../src/dissect/dns-message.js';
 import type { DnsSearchPath, DissectedTransaction, TransactionRecord } from '../src/dissect/record.js';
 import { fixturesDir } from './support/paths.js';
@@ -549,5 +549,54 @@ describe('DnsTracker under a flood of failing in-cluster names', () => {
     t.finish();
     assert.equal(out.length, n, 'every exchange emitted once');
     assert.equal(new Set(out.map((x) => x.record.request.url)).size, n);
+  });
+});
+
+describe('DnsTracker matching answers to queries', () => {
+  const client = { ip: '10.244.1.7', port: 40000 };
+  const server = { ip: '10.96.0.10', port: 53 };
+  const query = (id: number, name: string, type = 'A'): Buffer => dnsPacket.encode({ type: 'query', id, flags: 0x100, questions: [{ type, name }] });
+  const answer = (id: number, name: string, type = 'A'): Buffer => dnsPacket.encode({ type: 'response', id, flags: 0x8180, questions: [{ type, name }] });
+
+  it('past maxPending the oldest query goes, noted once, and the waiting stay bounded', () => {
+    const out: DissectedTransaction[] = [];
+    const t = new DnsTracker((d) => out.push(d), { ...DEFAULT_DNS_OPTIONS, maxPending: 2 }, false);
+    let ts = 1.8e15;
+    for (let i = 1; i <= 5; i++) t.message(query(i, `n${i}.example`), (ts += 10), client, server, 'udp', 1, 0);
+    // Three evicted as the fourth and fifth... arrived: one each, the oldest first.
+    assert.deepEqual(out.map((x) => x.record.request.url), ['n1.example', 'n2.example', 'n3.example']);
+    for (const x of out) assert.deepEqual(x.record.notes.filter((s) => s.includes('evicted')), ['no response (evicted: more than 2 queries waiting)']);
+    // The two left are still matched by their answers.
+    t.message(answer(5, 'n5.example'), (ts += 10), server, client, 'udp', 1, 0);
+    t.message(answer(4, 'n4.example'), (ts += 10), server, client, 'udp', 1, 0);
+    t.finish();
+    assert.deepEqual(out.slice(3).map((x) => [x.record.request.url, x.record.dns!.rcode, x.record.notes]), [
+      ['n5.example', 'NOERROR', []], ['n4.example', 'NOERROR', []],
+    ]);
+  });
+
+  it('one id on one flow for two questions (and in both directions): each answer finds its own query, retries too', () => {
+    const out: DissectedTransaction[] = [];
+    const t = new DnsTracker((d) => out.push(d), DEFAULT_DNS_OPTIONS, false);
+    let ts = 1.8e15;
+    const at = (): number => (ts += 10);
+    t.message(query(7, 'a.example'), at(), client, server, 'udp', 1, 0);
+    t.message(query(7, 'b.example'), at(), client, server, 'udp', 1, 0);
+    t.message(query(7, 'c.example', 'AAAA'), at(), server, client, 'udp', 1, 0);
+    t.message(answer(7, 'a.example'), at(), server, client, 'udp', 1, 0);
+    // b's retry after a's answer freed the number it did not get: still one exchange, retried.
+    t.message(query(7, 'b.example'), at(), client, server, 'udp', 1, 0);
+    t.message(answer(7, 'B.EXAMPLE'), at(), server, client, 'udp', 1, 0);
+    t.message(answer(7, 'c.example', 'AAAA'), at(), client, server, 'udp', 1, 0);
+    // The same id and name on another flow is another exchange.
+    t.message(answer(7, 'a.example'), at(), server, client, 'udp', 2, 0);
+    t.finish();
+    assert.deepEqual(out.map((x) => [x.record.request.url, x.record.src.ip, x.record.dns!.retries, x.record.notes]), [
+      ['a.example', client.ip, 0, []],
+      ['b.example', client.ip, 1, ['query sent 2 times']],
+      ['c.example', server.ip, 0, []],
+      ['a.example', client.ip, 0, ['query not captured']],
+    ]);
+    assert.deepEqual(t.stats, { queries: 4, responses: 4, unmatchedResponses: 1, retries: 1, duplicates: 0, malformed: 0 });
   });
 });

@@ -56,8 +56,18 @@ interface Peer {
   port: number;
 }
 
+/**
+ * Where an exchange waits in DnsTracker.pending: for UDP a number (see DnsTracker.slotOf), else
+ * a string of both ends, the DNS id and the question.
+ */
+type Slot = number | string;
+
 interface Exchange {
-  key: string;
+  key: Slot;
+  /** The first question, as matched: its name in lower case, type and class ('' without a question). */
+  qname: string;
+  qtype: string;
+  qclass: string;
   client: Peer;
   server: Peer;
   transport: 'udp' | 'tcp';
@@ -90,8 +100,22 @@ function questionKey(q: DnsQuestion | undefined): string {
   return q ? `${q.name.toLowerCase()}|${q.type}|${q.class}` : '-';
 }
 
+/** The question as an exchange keeps it, to match answers as questionKey does. */
+function matched(q: DnsQuestion | undefined): { qname: string; qtype: string; qclass: string } {
+  return q ? { qname: q.name.toLowerCase(), qtype: q.type, qclass: q.class } : { qname: '', qtype: '', qclass: '' };
+}
+
+/** Whether a message's first question is the one `x` was asked with (equal questionKeys). */
+function sameQuestion(x: { qname: string; qtype: string; qclass: string }, q: DnsQuestion | undefined): boolean {
+  if (!q) return x.qname === '' && x.qtype === '' && x.qclass === '';
+  return x.qtype === q.type && x.qclass === q.class && x.qname === q.name.toLowerCase();
+}
+
 export class DnsTracker {
-  private readonly pending = new Map<string, Exchange>();
+  /** Queries waiting for their answers, in the order they were sent. */
+  private readonly pending = new Map<Slot, Exchange>();
+  /** UDP exchanges in pending under a string, as their number was taken by another question. */
+  private spilled = 0;
   /** Recently completed exchanges by client side, to recognise another node's copy. */
   private readonly recent = new Map<string, { ts: number; file: number }>();
   private readonly expansions = new Map<string, Expansion>();
@@ -128,6 +152,41 @@ export class DnsTracker {
     return `${client.ip}|${client.port}|${server.ip}|${server.port}|${msg.id}|${questionKey(msg.questions[0])}`;
   }
 
+  /**
+   * A UDP exchange's number: its flow (one per pair of ends), which way the query went in it,
+   * and its DNS id. It stands for keyOf's string, whose building and hashing for every message
+   * was a large part of DNS's cost: the question is compared after (sameQuestion), and a
+   * second question under one number waits under the string.
+   */
+  private slotOf(client: Peer, server: Peer, msg: DnsMessage, streamId: number): number {
+    const forward = client.ip < server.ip || (client.ip === server.ip && client.port < server.port);
+    return (streamId * 2 + (forward ? 1 : 0)) * 65536 + msg.id;
+  }
+
+  /** The exchange waiting for this message's counterpart, if any, and the slot a new one would take. */
+  private waiting(client: Peer, server: Peer, msg: DnsMessage, transport: 'udp' | 'tcp', streamId: number): { x: Exchange | undefined; slot: Slot } {
+    if (transport === 'udp') {
+      const n = this.slotOf(client, server, msg, streamId);
+      const at = this.pending.get(n);
+      if (at && sameQuestion(at, msg.questions[0])) return { x: at, slot: n };
+      if (!at && this.spilled === 0) return { x: undefined, slot: n };
+      const key = this.keyOf(client, server, msg);
+      return { x: this.pending.get(key), slot: at ? key : n };
+    }
+    const key = this.keyOf(client, server, msg);
+    return { x: this.pending.get(key), slot: key };
+  }
+
+  private add(x: Exchange): void {
+    if (x.transport === 'udp' && typeof x.key === 'string') this.spilled++;
+    this.pending.set(x.key, x);
+  }
+
+  private take(x: Exchange): void {
+    if (x.transport === 'udp' && typeof x.key === 'string') this.spilled--;
+    this.pending.delete(x.key);
+  }
+
   /** A query as the client sent it, whatever server address each node saw it going to (a Service's DNAT). */
   private clientKey(client: Peer, msg: DnsMessage): string {
     return `${client.ip}|${client.port}|${msg.id}|${questionKey(msg.questions[0])}|${msg.response ? 'r' : 'q'}`;
@@ -152,8 +211,7 @@ export class DnsTracker {
   private query(msg: DnsMessage, ts: number, client: Peer, server: Peer, transport: 'udp' | 'tcp', streamId: number, file: number): void {
     if (transport === 'udp' && this.duplicate(client, msg, ts, file)) return;
     this.stats.queries++;
-    const key = this.keyOf(client, server, msg);
-    const open = this.pending.get(key);
+    const { x: open, slot } = this.waiting(client, server, msg, transport, streamId);
     if (open) {
       // The same id and question again before an answer: a retransmission, not a new lookup.
       open.retries++;
@@ -162,12 +220,13 @@ export class DnsTracker {
     }
     if (this.pending.size >= this.opts.maxPending) {
       const oldest = this.pending.values().next().value as Exchange;
+      this.take(oldest);
       oldest.notes.push(`no response (evicted: more than ${this.opts.maxPending} queries waiting)`);
       this.complete(oldest);
     }
     if (msg.error) this.stats.malformed++;
-    this.pending.set(key, {
-      key, client, server, transport, streamId, file, firstTs: ts, query: msg, response: null, responseTs: null,
+    this.add({
+      key: slot, ...matched(msg.questions[0]), client, server, transport, streamId, file, firstTs: ts, query: msg, response: null, responseTs: null,
       retries: 0, notes: msg.error ? [`query: ${msg.error}`] : [], searchPath: null, holders: 0, emitted: false,
     });
   }
@@ -175,13 +234,13 @@ export class DnsTracker {
   private answer(msg: DnsMessage, ts: number, server: Peer, client: Peer, transport: 'udp' | 'tcp', streamId: number, file: number): void {
     if (transport === 'udp' && this.duplicate(client, msg, ts, file)) return;
     this.stats.responses++;
-    const key = this.keyOf(client, server, msg);
-    let x = this.pending.get(key);
-    if (x) this.pending.delete(key);
+    const waiting = this.waiting(client, server, msg, transport, streamId);
+    let x = waiting.x;
+    if (x) this.take(x);
     else {
       this.stats.unmatchedResponses++;
       x = {
-        key, client, server, transport, streamId, file, firstTs: ts, query: null, response: null, responseTs: null,
+        key: waiting.slot, ...matched(msg.questions[0]), client, server, transport, streamId, file, firstTs: ts, query: null, response: null, responseTs: null,
         retries: 0, notes: ['query not captured'], searchPath: null, holders: 0, emitted: false,
       };
     }
@@ -300,9 +359,9 @@ export class DnsTracker {
 
   /** Let capture time pass: unanswered queries and undecided sequences past their windows are reported. */
   tick(now: number): void {
-    for (const [k, x] of this.pending) {
+    for (const x of this.pending.values()) {
       if (now - x.firstTs < this.opts.answerTimeoutUs) break;
-      this.pending.delete(k);
+      this.take(x);
       this.complete(x);
     }
     for (const [k, e] of this.expansions) {
@@ -320,6 +379,7 @@ export class DnsTracker {
   finish(): void {
     for (const x of this.pending.values()) this.complete(x);
     this.pending.clear();
+    this.spilled = 0;
     for (const [k, e] of this.expansions) this.flushExpansion(e, k);
     this.expansions.clear();
   }
