@@ -13,45 +13,11 @@ import { analyzeInThread } from '../src/store/import-thread.js';
 import { importSnapshot, type ImportOptions } from '../src/store/import.js';
 import { dissectionSettings } from '../src/config/apply.js';
 import { DEFAULT_SETTINGS } from '../src/config/schema.js';
-import type { SnapshotMeta } from '../src/store/snapshot.js';
 import { CHUNK_ROWS } from '../src/store/summary.js';
-import type { Workspace } from '../src/store/workspace.js';
 import { spawnSync } from 'node:child_process';
 import { fixturesDir } from './support/paths.js';
 import { podcapBin, tempWorkspace } from './support/cli.js';
-import { suiteWorkspace } from './support/workspace.js';
-
-interface Stored {
-  meta: Omit<SnapshotMeta, 'id' | 'createdAt' | 'pid'>;
-  records: unknown[];
-  conns: unknown[];
-  chunks: unknown[];
-  postings: unknown[];
-  dicts: unknown[];
-}
-
-/** Everything a snapshot stored, without what differs by run (id, times). */
-function stored(ws: Workspace, meta: SnapshotMeta): Stored {
-  const { id, createdAt, pid, ...rest } = meta;
-  const records: unknown[] = [];
-  for (let seq = 1; seq <= meta.transactions; seq++) {
-    const r = ws.getRecord(id, seq);
-    assert.ok(r, `record ${seq}`);
-    const { id: _i, snapshot: _s, ...body } = r;
-    // The stored bytes too: both ways keep the same bodies inside the record's value.
-    records.push([body, ws.tx.get([id, seq]), ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
-  }
-  const range = { start: [id], end: [`${id}\u0000`] };
-  const { sum, post, dict } = ws.summaryDbs;
-  return {
-    meta: { ...rest, report: { ...rest.report, durationMs: 0 } },
-    records,
-    conns: [...ws.conns.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
-    chunks: [...sum.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
-    postings: [...post.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
-    dicts: [...dict.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
-  };
-}
+import { stored, suiteWorkspace } from './support/workspace.js';
 
 /**
  * A classic little-endian µs Ethernet pcap played `times` times over, each copy after the last in

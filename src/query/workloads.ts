@@ -22,8 +22,8 @@ export interface WorkloadsResult extends Omit<ScopeInfo, 'indexUsed'> {
 }
 
 /** Calls per pod name in one direction: the row counts of the summary's pod index. */
-function podCounts(ws: Workspace, snapshot: string, field: 'src.pod' | 'dst.pod', into: Map<string, PodTraffic>): void {
-  for (const { key, value } of ws.summaryDbs.post.getRange({ start: [snapshot, field, ''], end: [snapshot, field, '\uffff'] })) {
+function podCounts(ws: Workspace, dataKey: string, field: 'src.pod' | 'dst.pod', into: Map<string, PodTraffic>): void {
+  for (const { key, value } of ws.summaryDbs.post.getRange({ start: [dataKey, field, ''], end: [dataKey, field, '\uffff'] })) {
     const name = key[2];
     if (typeof name !== 'string') continue;
     let p = into.get(name);
@@ -42,8 +42,8 @@ export function listWorkloads(ws: Workspace, q: AnalysisQuery = {}): WorkloadsRe
   const { indexUsed: _ignored, percentiles: _p, edges: _e, nodes, ...scope } = computeServiceMap(ws, q);
   const pods = new Map<string, PodTraffic>();
   for (const s of selectSnapshots(ws, q.snapshots)) {
-    podCounts(ws, s.id, 'src.pod', pods);
-    podCounts(ws, s.id, 'dst.pod', pods);
+    podCounts(ws, ws.dataKey(s), 'src.pod', pods);
+    podCounts(ws, ws.dataKey(s), 'dst.pod', pods);
   }
   const kindOrder: Record<MapNode['kind'], number> = { workload: 0, service: 1, external: 2 };
   return {

@@ -8,7 +8,7 @@ import type { DissectedTransaction } from '../dissect/record.js';
 import { emptyReport } from '../dissect/report.js';
 import { PODCAP_VERSION } from '../version.js';
 import type { SnapshotMeta } from './snapshot.js';
-import type { Workspace } from './workspace.js';
+import { newDataKey, type Workspace } from './workspace.js';
 import type { ClusterModel } from '../k8s/model.js';
 import { analyzeInThread } from './import-thread.js';
 import { Enricher } from '../k8s/enrich.js';
@@ -98,9 +98,23 @@ export function passOptions(sources: CaptureSource[], model: ClusterModel | null
 /**
  * One dissection pass over the snapshot's sources with meta.config's settings, written under
  * data key `key`: fills in meta's files, report, transactions, extent, resolution and
- * dissection report. Import and re-dissection both run it.
+ * dissection report. Import and re-dissection both run it. `enricher` makes the pass's
+ * namer of endpoints (a fresh one for each pass).
+ *
+ * The records go in with LMDB's append when nothing sorts after the key (Workspace.beginAppend).
+ * If another import wrote a greater key meanwhile, LMDB refused the appends after it: what was
+ * written goes and the pass runs again with plain puts.
  */
-export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
+export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: () => Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
+  const appended = ws.beginAppend(key);
+  await passInto(ws, key, meta, enricher(), base, pass);
+  if (appended && !(await ws.endAppend(key, meta.transactions))) {
+    await ws.discard(key);
+    await passInto(ws, key, meta, enricher(), base, pass);
+  }
+}
+
+async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const summary = ws.summaryWriter(key);
   const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
@@ -156,10 +170,10 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   const listing = await listCaptureSources(paths);
   const manifest = await snapshotManifest(opts.manifests ?? [], listing.skipped);
   const resolver = manifest ? new IdentityResolver(manifest.model) : null;
-  const enricher = new Enricher(resolver);
   const id = newSnapshotId();
+  const dataKey = newDataKey(id);
   const meta: SnapshotMeta = {
-    id, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
+    id, dataKey, name: opts.name ?? null, createdAt: new Date().toISOString(), state: 'importing', pid: process.pid,
     protoDirs: opts.protoDirs?.length ? opts.protoDirs : opts.config?.settings.protoDirs ?? [], sources: listing.sources, files: [], skipped: listing.skipped, inputNotes: listing.notes, report: emptyReport(), transactions: 0,
     firstTs: null, lastTs: null, podcapVersion: PODCAP_VERSION,
     kubernetes: manifest && resolver
@@ -172,7 +186,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   meta.config.settings.protoDirs = meta.protoDirs;
   await ws.begin(meta);
   try {
-    await dissectInto(ws, id, meta, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, passOptions(listing.sources, manifest?.model ?? null, opts));
+    await dissectInto(ws, dataKey, meta, () => new Enricher(resolver), opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, passOptions(listing.sources, manifest?.model ?? null, opts));
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

@@ -61,7 +61,7 @@ async function clusterModel(meta: SnapshotMeta): Promise<ClusterModel | null> {
 export async function redissectSnapshot(ws: Workspace, ref: string, opts: RedissectOptions): Promise<RedissectResult> {
   const before = ws.resolveSnapshot(ref);
   const model = await clusterModel(before);
-  const enricher = new Enricher(model ? new IdentityResolver(model) : null);
+  const resolver = model ? new IdentityResolver(model) : null;
   const pass = passOptions(before.sources, model, opts);
   const settings = structuredClone(opts.settings);
   const changed = changedSettings(before.config?.settings, settings);
@@ -74,7 +74,7 @@ export async function redissectSnapshot(ws: Workspace, ref: string, opts: Rediss
   };
   const key = await ws.beginGeneration(before);
   try {
-    await dissectInto(ws, key, after, enricher, opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, pass);
+    await dissectInto(ws, key, after, () => new Enricher(resolver), opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, pass);
     // The same files must give the same packets: else the snapshot is no longer what was imported.
     for (let i = 0; i < before.files.length; i++) {
       const then = before.files[i];

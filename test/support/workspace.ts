@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importSnapshot, type ImportOptions } from '../../src/store/import.js';
+import assert from 'node:assert/strict';
+import type { SnapshotMeta } from '../../src/store/snapshot.js';
 import { Workspace } from '../../src/store/workspace.js';
 import { fixturesDir } from './paths.js';
 
@@ -37,4 +39,37 @@ export function suiteSample(prefix: string, opts: ImportOptions = {}): { readonl
     held.id = (await importSnapshot(held.ws, [sampleDir], { name: 'sample', ...opts })).id;
   });
   return held;
+}
+
+export interface Stored {
+  meta: Omit<SnapshotMeta, 'id' | 'createdAt' | 'pid' | 'dataKey'>;
+  records: unknown[];
+  conns: unknown[];
+  chunks: unknown[];
+  postings: unknown[];
+  dicts: unknown[];
+}
+
+/** Everything a snapshot stored, without what differs by run (id, times). */
+export function stored(ws: Workspace, meta: SnapshotMeta): Stored {
+  const { id, createdAt, pid, dataKey: _d, ...rest } = meta;
+  const key = ws.dataKey(meta);
+  const records: unknown[] = [];
+  for (let seq = 1; seq <= meta.transactions; seq++) {
+    const r = ws.getRecord(id, seq);
+    assert.ok(r, `record ${seq}`);
+    const { id: _i, snapshot: _s, ...body } = r;
+    // The stored bytes too: both ways keep the same bodies inside the record's value.
+    records.push([body, ws.tx.get([key, seq]), ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
+  }
+  const range = { start: [key], end: [`${key}\u0000`] };
+  const { sum, post, dict } = ws.summaryDbs;
+  return {
+    meta: { ...rest, report: { ...rest.report, durationMs: 0 } },
+    records,
+    conns: [...ws.conns.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
+    chunks: [...sum.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
+    postings: [...post.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
+    dicts: [...dict.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
+  };
 }

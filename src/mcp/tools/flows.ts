@@ -70,7 +70,7 @@ const listL4Flows = defineTool({
     outer: for (const snap of selectSnapshots(ctx.ws, snapshotsOf(a.snapshot))) {
       for (const t of ['tcp', 'udp'] as const) {
         if (a.transport && a.transport !== t) continue;
-        for (const { value: s } of ctx.ws.conns.getRange({ start: [snap.id, t, -1], end: [snap.id, t, Infinity] })) {
+        for (const { value: s } of ctx.ws.conns.getRange({ start: [ctx.ws.dataKey(snap), t, -1], end: [ctx.ws.dataKey(snap), t, Infinity] })) {
           if (skipping) {
             if (snap.id === after![0] && t === after![1] && s.id === after![2]) skipping = false;
             continue;
