@@ -54,8 +54,8 @@ describe('import appends its records', () => {
     };
     const ends: boolean[] = [];
     const realEnd = ws.endAppend.bind(ws);
-    ws.endAppend = async (key, count) => {
-      const whole = await realEnd(key, count);
+    ws.endAppend = async (key) => {
+      const whole = await realEnd(key);
       ends.push(whole);
       return whole;
     };

@@ -108,7 +108,7 @@ export function passOptions(sources: CaptureSource[], model: ClusterModel | null
 export async function dissectInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher: () => Enricher, base: AnalysisOptions, pass: PassOptions): Promise<void> {
   const appended = ws.beginAppend(key);
   await passInto(ws, key, meta, enricher(), base, pass);
-  if (appended && !(await ws.endAppend(key, meta.transactions))) {
+  if (appended && !(await ws.endAppend(key))) {
     await ws.discard(key);
     await passInto(ws, key, meta, enricher(), base, pass);
   }

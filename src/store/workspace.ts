@@ -34,6 +34,15 @@ import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, recor
 export type { StoredRecord };
 export type BodySide = 'request' | 'response';
 
+interface AppendState {
+  /** Appends LMDB refused so far. */
+  refused: number;
+  /** The last put's outcome, counted. */
+  last: Promise<void> | null;
+  /** Counts one put's outcome. */
+  count: (ok: boolean) => void;
+}
+
 /** lmdb-js takes put options (MDB_APPEND here) where its typings have only a version number. */
 type PutWithOptions = (key: [string, number], value: Buffer, options: { append: boolean }) => Promise<boolean>;
 const APPEND = { append: true };
@@ -122,8 +131,8 @@ export class Workspace {
   private txLegacy!: Database<StoredRecord, [string, number]>;
   time!: Database<null, [string, number, number]>;
   truns!: Database<Buffer, [string, number]>;
-  /** Data keys whose records go in with LMDB's append (beginAppend). */
-  private readonly appending = new Set<string>();
+  /** Data keys whose records go in with LMDB's append (beginAppend), and what came of the appends. */
+  private readonly appending = new Map<string, AppendState>();
   /** The time runs being built, by data key, until commit. */
   private readonly runs = new Map<string, RunBuilder>();
   bodies!: Database<Buffer, [string, number, number]>;
@@ -301,7 +310,8 @@ export class Workspace {
    * it), and only the bodies the encoding did not keep in the record.
    */
   writeEncoded(snapshot: string, seq: number, encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null): void {
-    if (this.appending.has(snapshot)) void (this.tx.put as PutWithOptions)([snapshot, seq], encoded, APPEND);
+    const append = this.appending.get(snapshot);
+    if (append) append.last = (this.tx.put as PutWithOptions)([snapshot, seq], encoded, APPEND).then(append.count);
     else void this.tx.put([snapshot, seq], encoded);
     this.runOf(snapshot).add(seq, recordTimestamp(encoded));
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
@@ -313,27 +323,33 @@ export class Workspace {
    * key in tx sorts after them. LMDB then fills each page: otherwise it splits the last page in
    * half at every page's end, and records of about a kilobyte were stored on half-empty pages (a
    * 300 MB HTTP/1 capture's took 543 MB; appended, 356 MB). An append that meets a greater key
-   * (another import writing at the same time) is refused by LMDB and not written: endAppend tells.
+   * (another import writing at the same time) is refused by LMDB and not written, its put
+   * resolving to false: endAppend tells whether any was.
    */
   beginAppend(key: string): boolean {
     for (const _ of this.tx.getKeys({ start: [key, 0], limit: 1 })) return false;
-    this.appending.add(key);
+    const state: AppendState = { refused: 0, last: null, count: (ok) => { if (!ok) state.refused++; } };
+    this.appending.set(key, state);
     return true;
   }
 
   /**
-   * Whether every one of the `count` records written under `key` since beginAppend is there
-   * (true when it was not appending).
+   * Whether every record written under `key` since beginAppend went in (true when it was not
+   * appending). Counted from the puts' own outcomes: counting the keys instead would walk every
+   * page written, and make them all resident.
    */
-  async endAppend(key: string, count: number): Promise<boolean> {
-    if (!this.appending.delete(key)) return true;
+  async endAppend(key: string): Promise<boolean> {
+    const state = this.appending.get(key);
+    if (!state) return true;
+    this.appending.delete(key);
     await this.tx.flushed;
-    return this.tx.getKeysCount({ start: [key, 0], end: [key, Infinity] }) === count;
+    // Puts resolve in the order they were made: after the last one's outcome, every one's is in.
+    await state.last;
+    return state.refused === 0;
   }
 
   /** Everything written under a data key that is no snapshot's yet (a pass to be run again). */
   async discard(key: string): Promise<void> {
-    this.appending.delete(key);
     await this.tx.flushed;
     await this.removeData(key);
   }
@@ -462,6 +478,7 @@ export class Workspace {
   /** Everything keyed under one data key, in every data db. */
   private async removeData(key: string): Promise<void> {
     this.runs.delete(key);
+    this.appending.delete(key);
     const lo = [key];
     const hi = [`${key}\u0000`];
     const { sum, post, dict } = this.summaryDbs;
