@@ -588,3 +588,29 @@ test('a segment beyond the receiver window is dropped, as the receiver would', (
   assert.equal(r.stats.outOfWindowSegments, 1);
   assert.deepEqual(events.filter((e) => e.kind !== 'end'), [gap(1, 0, 100, 5), data(1, 0, 'in window', 4)]);
 });
+
+test('many connections on one port pair (past the lookup by ports) stay apart, close in order of first packet, and reuse works', () => {
+  const { events, conns, factory } = recorder();
+  const r = new TcpReassembler(factory);
+  const hosts = Array.from({ length: 12 }, (_, i) => ({ ip: `10.2.0.${i + 1}`, port: 40000 }));
+  const server = { ip: '10.2.1.1', port: 8080 };
+  let ts = 1;
+  // Interleaved: each host's SYN, then each one's data, then each one's reply: every segment must find its own connection.
+  for (const h of hosts) r.segment(seg(h, server, 100, 0, SYN), ts++);
+  for (const h of hosts) r.segment(seg(server, h, 900, 101, SYNACK), ts++);
+  for (const h of hosts) r.segment(seg(h, server, 101, 901, PSH, `from ${h.ip}`), ts++);
+  for (const h of [...hosts].reverse()) r.segment(seg(server, h, 901, 101 + 5 + h.ip.length, PSH, `to ${h.ip}`), ts++);
+  // The fourth host's port reused by a new SYN (another ISN): a new connection, the old one ended.
+  r.segment(seg(hosts[3], server, 7000, 0, SYN), ts++);
+  r.segment(seg(hosts[3], server, 7001, 0, PSH, 'again'), ts++);
+  r.finish(ts);
+  assert.equal(conns.length, 13);
+  assert.deepEqual(conns.map((c) => c.client.ip), [...hosts.map((h) => h.ip), hosts[3].ip]);
+  for (const [i, h] of hosts.entries()) {
+    assert.deepEqual(events.filter((e) => e.conn === i + 1 && e.kind === 'data').map((e) => (e as { bytes: string }).bytes), [`from ${h.ip}`, `to ${h.ip}`], h.ip);
+  }
+  assert.deepEqual(events.filter((e) => e.conn === 13 && e.kind === 'data').map((e) => (e as { bytes: string }).bytes), ['again']);
+  assert.deepEqual(events.filter((e) => e.kind === 'end').map((e) => [e.conn, (e as { reason: string }).reason]), [
+    [4, 'port-reuse'], ...[1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13].map((n) => [n, 'end-of-capture']),
+  ]);
+});

@@ -172,6 +172,9 @@ class Connection {
   closedAt = 0;
   /** Key in byClientIsn when this connection registered its client ISN there. */
   isnKey: string | null = null;
+  /** Its key in TcpReassembler.conns (both ends), and in byPorts (its two ports). */
+  key = '';
+  ports = 0;
 
   constructor(info: TcpConnection, factory: StreamFactory) {
     this.info = info;
@@ -179,8 +182,35 @@ class Connection {
   }
 }
 
+/** Connections sharing a port pair that byPorts scans; past this many, the pair's are looked up by conns' string key. */
+const BUCKET_SCAN = 8;
+
+function portPair(a: number, b: number): number {
+  return a < b ? a * 65536 + b : b * 65536 + a;
+}
+
+function connectionKey(p: DecodedPacket): string {
+  const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
+  return forward ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}` : `${p.dstIp}|${p.dstPort}|${p.srcIp}|${p.srcPort}`;
+}
+
+/** Whether the segment is between the connection's two ends, either way. */
+function between(c: Connection, p: DecodedPacket): boolean {
+  const a = c.info.client;
+  const b = c.info.server;
+  return (a.port === p.srcPort && b.port === p.dstPort && a.ip === p.srcIp && b.ip === p.dstIp)
+    || (a.port === p.dstPort && b.port === p.srcPort && a.ip === p.dstIp && b.ip === p.srcIp);
+}
+
 export class TcpReassembler {
+  /** Every connection remembered, by both ends, in order of first packet (finish() closes them in it). */
   private readonly conns = new Map<string, Connection>();
+  /**
+   * The same connections by port pair, a number, for the lookup every segment makes: the string
+   * of both ends built and hashed per segment was the largest cost of tracking connections. A
+   * pair past BUCKET_SCAN connections is marked null and looked up in conns.
+   */
+  private readonly byPorts = new Map<number, Connection[] | null>();
   /** Client address, port and ISN of connections opened by a SYN, to recognise the same connection seen through a NAT. */
   private readonly byClientIsn = new Map<string, { id: number; file: number }>();
   private nextId = 1;
@@ -197,17 +227,13 @@ export class TcpReassembler {
   segment(p: DecodedPacket, ts: number, file = 0): void {
     this.stats.segments++;
     if (++this.segmentsSincePrune >= 65536) this.prune(ts);
-    const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
-    const key = forward
-      ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}`
-      : `${p.dstIp}|${p.dstPort}|${p.srcIp}|${p.srcPort}`;
     const flags = p.flags;
-    let conn = this.conns.get(key);
+    let conn = this.find(p);
     const isSyn = (flags & TCP_SYN) !== 0 && (flags & TCP_ACK) === 0;
     if (conn && isSyn && this.isNewSyn(conn, p)) {
       // A fresh SYN on the 4-tuple is a new connection (port reuse); close() ignores one already done.
       this.close(conn, 'port-reuse', ts);
-      this.conns.delete(key);
+      this.forget(conn);
       conn = undefined;
     } else if (conn && conn.done) {
       this.stats.afterClose++;
@@ -215,7 +241,7 @@ export class TcpReassembler {
     }
     if (!conn) {
       conn = this.open(p, ts, file);
-      this.conns.set(key, conn);
+      this.remember(conn, p);
     }
     const info = conn.info;
     if (!info.files.includes(file)) {
@@ -261,10 +287,40 @@ export class TcpReassembler {
     if (conn.halves[0].closed && conn.halves[1].closed) this.close(conn, 'fin', ts);
   }
 
+  private find(p: DecodedPacket): Connection | undefined {
+    const bucket = this.byPorts.get(portPair(p.srcPort, p.dstPort));
+    if (bucket === undefined) return undefined;
+    if (bucket === null) return this.conns.get(connectionKey(p));
+    for (let i = 0; i < bucket.length; i++) if (between(bucket[i], p)) return bucket[i];
+    return undefined;
+  }
+
+  private remember(conn: Connection, p: DecodedPacket): void {
+    conn.key = connectionKey(p);
+    conn.ports = portPair(p.srcPort, p.dstPort);
+    this.conns.set(conn.key, conn);
+    const bucket = this.byPorts.get(conn.ports);
+    if (bucket === undefined) this.byPorts.set(conn.ports, [conn]);
+    else if (bucket !== null) {
+      if (bucket.length < BUCKET_SCAN) bucket.push(conn);
+      else this.byPorts.set(conn.ports, null);
+    }
+  }
+
+  private forget(conn: Connection): void {
+    this.conns.delete(conn.key);
+    const bucket = this.byPorts.get(conn.ports);
+    if (!bucket) return;
+    const i = bucket.indexOf(conn);
+    if (i >= 0) bucket.splice(i, 1);
+    if (bucket.length === 0) this.byPorts.delete(conn.ports);
+  }
+
   /** Flush every connection still open: held data is delivered after a gap, then the handler ends. */
   finish(ts: number): void {
     for (const conn of this.conns.values()) if (!conn.done) this.close(conn, 'end-of-capture', ts);
     this.conns.clear();
+    this.byPorts.clear();
     this.byClientIsn.clear();
   }
 
@@ -272,9 +328,9 @@ export class TcpReassembler {
   private prune(now: number): void {
     this.segmentsSincePrune = 0;
     const horizon = now - this.opts.closedRetentionUs;
-    for (const [key, c] of this.conns) {
+    for (const c of this.conns.values()) {
       if (!c.done || c.closedAt >= horizon) continue;
-      this.conns.delete(key);
+      this.forget(c);
       if (c.isnKey) this.byClientIsn.delete(c.isnKey);
     }
   }
