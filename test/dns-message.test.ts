@@ -6,26 +6,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { listCaptureSources, readCaptures } from '../src/capture/index.js';
 import { IPPROTO_UDP, NetDecoder, newDecodedPacket } from '../src/net/decode.js';
 import { FAST_READER, LIBRARY_READER, parseDnsMessage } from '../src/dissect/dns-message.js';
 import { mulberry32 } from '../scripts/prng.js';
-import { corpusDir, corpusPresent, corpusSkip, fixturesDir } from './support/paths.js';
-
-function captureFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap|pcap\.gz|pcapng\.gz|tar|tar\.gz|tgz)$/i.test(name)) out.push(p);
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
-}
+import { captureFiles, corpusDir, corpusPresent, corpusSkip, fixturesDir } from './support/paths.js';
 
 /** The UDP payloads to or from port 53 in every capture below `root` (captures that do not read are passed over). */
 async function dnsPayloads(root: string): Promise<Buffer[]> {

@@ -6,7 +6,6 @@
  */
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { listCaptureSources, type CaptureSource } from '../src/capture/index.js';
 import { analyzeCaptures, type AnalysisResult } from '../src/dissect/pipeline.js';
@@ -16,7 +15,7 @@ import { DEFAULT_BODY_LIMITS } from '../src/dissect/body.js';
 import type { DissectedTransaction } from '../src/dissect/record.js';
 import type { Dir, StreamHandler } from '../src/net/tcp-reassembly.js';
 import { T0, fakeConn } from './support/connection.js';
-import { corpusDir, corpusPresent, corpusSkip, fixturesDir } from './support/paths.js';
+import { captureFiles, corpusDir, corpusPresent, corpusSkip, fixturesDir } from './support/paths.js';
 
 // ---------------------------------------------------------------------------------------------
 // Whole captures, both ways.
@@ -60,20 +59,6 @@ async function assertSameBothWays(sources: CaptureSource[]): Promise<void> {
   for (let i = 0; i < slow.txs.length; i++) assert.deepStrictEqual(fast.txs[i], slow.txs[i], `transaction ${i}`);
   assert.deepStrictEqual(fast.result, slow.result);
   fastMessages += fast.raw;
-}
-
-/** Every capture file (or tar) below a folder, each a test of its own. */
-function captureFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap|pcap\.gz|pcapng\.gz|tar|tar\.gz|tgz)$/i.test(name)) out.push(p);
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
 }
 
 /** The file's sources; none when listing refuses it (not a capture): then nothing reaches a dissector. */

@@ -9,6 +9,7 @@
  * Suricata "first" policy); the README's design notes say why.
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from './decode.js';
+import { BUCKET_SCAN, between, endsKey, portPair } from './flow-key.js';
 
 /** 0: bytes sent by the connection's client; 1: bytes sent by its server. */
 export type Dir = 0 | 1;
@@ -182,33 +183,13 @@ class Connection {
   }
 }
 
-/** Connections sharing a port pair that byPorts scans; past this many, the pair's are looked up by conns' string key. */
-const BUCKET_SCAN = 8;
-
-function portPair(a: number, b: number): number {
-  return a < b ? a * 65536 + b : b * 65536 + a;
-}
-
-function connectionKey(p: DecodedPacket): string {
-  const forward = p.srcIp < p.dstIp || (p.srcIp === p.dstIp && p.srcPort < p.dstPort);
-  return forward ? `${p.srcIp}|${p.srcPort}|${p.dstIp}|${p.dstPort}` : `${p.dstIp}|${p.dstPort}|${p.srcIp}|${p.srcPort}`;
-}
-
-/** Whether the segment is between the connection's two ends, either way. */
-function between(c: Connection, p: DecodedPacket): boolean {
-  const a = c.info.client;
-  const b = c.info.server;
-  return (a.port === p.srcPort && b.port === p.dstPort && a.ip === p.srcIp && b.ip === p.dstIp)
-    || (a.port === p.dstPort && b.port === p.srcPort && a.ip === p.dstIp && b.ip === p.srcIp);
-}
-
 export class TcpReassembler {
   /** Every connection remembered, by both ends, in order of first packet (finish() closes them in it). */
   private readonly conns = new Map<string, Connection>();
   /**
-   * The same connections by port pair, a number, for the lookup every segment makes: the string
-   * of both ends built and hashed per segment was the largest cost of tracking connections. A
-   * pair past BUCKET_SCAN connections is marked null and looked up in conns.
+   * The same connections by port pair (flow-key.ts), for the lookup every segment makes: the
+   * string of both ends built and hashed per segment was the largest cost of tracking
+   * connections. A pair past BUCKET_SCAN connections is marked null and looked up in conns.
    */
   private readonly byPorts = new Map<number, Connection[] | null>();
   /** Client address, port and ISN of connections opened by a SYN, to recognise the same connection seen through a NAT. */
@@ -288,16 +269,16 @@ export class TcpReassembler {
   }
 
   private find(p: DecodedPacket): Connection | undefined {
-    const bucket = this.byPorts.get(portPair(p.srcPort, p.dstPort));
+    const bucket = this.byPorts.get(portPair(p));
     if (bucket === undefined) return undefined;
-    if (bucket === null) return this.conns.get(connectionKey(p));
-    for (let i = 0; i < bucket.length; i++) if (between(bucket[i], p)) return bucket[i];
+    if (bucket === null) return this.conns.get(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort));
+    for (let i = 0; i < bucket.length; i++) if (between(bucket[i].info.client, bucket[i].info.server, p)) return bucket[i];
     return undefined;
   }
 
   private remember(conn: Connection, p: DecodedPacket): void {
-    conn.key = connectionKey(p);
-    conn.ports = portPair(p.srcPort, p.dstPort);
+    conn.key = endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort);
+    conn.ports = portPair(p);
     this.conns.set(conn.key, conn);
     const bucket = this.byPorts.get(conn.ports);
     if (bucket === undefined) this.byPorts.set(conn.ports, [conn]);

@@ -4,6 +4,7 @@
  * flow's client.
  */
 import type { DecodedPacket } from './decode.js';
+import { BUCKET_SCAN, between, endsKey, portPair } from './flow-key.js';
 import type { TcpEndpoint } from './tcp-reassembly.js';
 
 export interface UdpFlow {
@@ -18,35 +19,11 @@ export interface UdpFlow {
   readonly files: number[];
 }
 
-/**
- * The flows of one port pair: a few, nearly always one, matched by address; past BUCKET_SCAN of
- * them (one port pair between many hosts, mDNS's 5353 say) keyed by both ends, as a string.
- */
+/** The flows of one port pair (flow-key.ts): an array to scan, or keyed by both ends. */
 type Bucket = UdpFlow[] | Map<string, UdpFlow>;
-const BUCKET_SCAN = 8;
-
-function portKey(p: DecodedPacket): number {
-  return p.srcPort < p.dstPort ? p.srcPort * 65536 + p.dstPort : p.dstPort * 65536 + p.srcPort;
-}
-
-/** Both ends, the same whichever way the datagram went. */
-function endsKey(aIp: string, aPort: number, bIp: string, bPort: number): string {
-  const forward = aIp < bIp || (aIp === bIp && aPort < bPort);
-  return forward ? `${aIp}|${aPort}|${bIp}|${bPort}` : `${bIp}|${bPort}|${aIp}|${aPort}`;
-}
-
-function sameEnds(f: UdpFlow, p: DecodedPacket): boolean {
-  const c = f.client;
-  const s = f.server;
-  return (c.port === p.srcPort && s.port === p.dstPort && c.ip === p.srcIp && s.ip === p.dstIp)
-    || (c.port === p.dstPort && s.port === p.srcPort && c.ip === p.dstIp && s.ip === p.srcIp);
-}
 
 export class UdpFlowTable {
-  /**
-   * By port pair, a number: a string of both ends built and hashed for every datagram cost as
-   * much as the rest of the datagram's accounting.
-   */
+  /** By port pair: a string of both ends built and hashed for every datagram cost as much as the rest of its accounting. */
   private readonly buckets = new Map<number, Bucket>();
   /** Every flow, in order of first datagram. */
   private readonly flows: UdpFlow[] = [];
@@ -54,11 +31,11 @@ export class UdpFlowTable {
 
   /** Account a UDP datagram; returns its flow and direction (0: from the flow's client). */
   datagram(p: DecodedPacket, ts: number, file: number): { flow: UdpFlow; dir: 0 | 1 } {
-    const key = portKey(p);
+    const key = portPair(p);
     let bucket = this.buckets.get(key);
     let flow: UdpFlow | undefined;
     if (Array.isArray(bucket)) {
-      for (let i = 0; i < bucket.length && !flow; i++) if (sameEnds(bucket[i], p)) flow = bucket[i];
+      for (let i = 0; i < bucket.length && !flow; i++) if (between(bucket[i].client, bucket[i].server, p)) flow = bucket[i];
     } else if (bucket) flow = bucket.get(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort));
     if (!flow) {
       flow = {

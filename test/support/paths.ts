@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +16,18 @@ export const corpusSkip: string | false = corpusPresent
 
 export function corpusFile(rel: string): string {
   return join(corpusDir, rel);
+}
+
+/** Every capture file (or tar) below a folder, in name order; none when the folder is absent. */
+export function captureFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(pcap|pcapng|cap|pcap\.gz|pcapng\.gz|tar|tar\.gz|tgz)$/i.test(name)) out.push(p);
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
 }
