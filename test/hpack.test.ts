@@ -852,3 +852,24 @@ test('speed', async (t) => {
   t.diagnostic(`20-header response, indexed: ${hot.nsPerHeader.toFixed(0)} ns/header (${hot.nsPerBlock.toFixed(0)} ns/block)`);
   assert.ok(c43.nsPerHeader < 20_000 && cold.nsPerHeader < 20_000 && hot.nsPerHeader < 20_000);
 });
+
+test('long Huffman-coded values decoded again and again (never indexed, as an Authorization token is) come out right every time', () => {
+  const rand = rng(0xca5e);
+  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=';
+  // 600 values over 8 lengths: far more than the decoder remembers, many sharing a length and so competing for its slots.
+  const values = Array.from({ length: 600 }, (_, i) => Array.from({ length: 24 + (i % 8) * 9 }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(''));
+  // Pairs that differ in one character only, in the middle of the coded octets' span.
+  for (let i = 0; i < 50; i++) {
+    const v = values[i];
+    const at = 3 + Math.floor(rand() * (v.length - 6));
+    values.push(v.slice(0, at) + (v[at] === 'x' ? 'y' : 'x') + v.slice(at + 1));
+  }
+  const d = new HpackDecoder({ historyComplete: true });
+  for (let round = 0; round < 4; round++) {
+    for (let k = 0; k < values.length; k++) {
+      const v = values[Math.floor(rand() * values.length)];
+      const block = encode([{ t: 'literal', mode: 'never', name: 23, value: v, huffman: true }, { t: 'literal', mode: 'without', name: 'x-trace', value: v.split('').reverse().join(''), huffman: true }]);
+      assert.deepEqual(d.decode(block), { headers: [['authorization', v], ['x-trace', v.split('').reverse().join('')]], missing: [], error: null });
+    }
+  }
+});

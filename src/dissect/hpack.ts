@@ -238,6 +238,12 @@ function readString(buf: Buffer, end: number, what: string): string | null {
   }
   rpos = start + len;
   if (huffman === 0) return len === 0 ? '' : buf.toString('latin1', start, start + len);
+  let slot = -1;
+  if (len >= CACHED_MIN) {
+    slot = (len * 31 + buf[start] * 7 + buf[start + (len >> 1)] * 13 + buf[start + len - 1]) & (CACHE_SLOTS - 1);
+    const coded = cachedCode[slot];
+    if (coded !== undefined && coded.length === len && buf.compare(coded, 0, len, start, start + len) === 0) return cachedText[slot];
+  }
   const max = huffmanDecodedMax(len);
   if (scratch.length < max) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2));
   const n = huffmanDecode(buf, start, start + len, scratch);
@@ -245,8 +251,25 @@ function readString(buf: Buffer, end: number, what: string): string | null {
     failure = n === -1 ? `${what}: Huffman code contains EOS` : `${what}: bad Huffman padding`;
     return null;
   }
-  return n === 0 ? '' : scratch.toString('latin1', 0, n);
+  const text = n === 0 ? '' : scratch.toString('latin1', 0, n);
+  if (slot >= 0) {
+    cachedCode[slot] = Buffer.from(buf.subarray(start, start + len));
+    cachedText[slot] = text;
+  }
+  return text;
 }
+
+/**
+ * Long Huffman-coded strings decoded lately, by their coded octets (a slot per hash of a
+ * few of them): clients send the same long values again and again without indexing them,
+ * an Authorization token marked never-indexed with every request above all, and decoding
+ * them octet by octet was a tenth of HTTP/2 dissection. A hit costs one comparison of the
+ * octets, and gives the same string back.
+ */
+const CACHE_SLOTS = 256;
+const CACHED_MIN = 24;
+const cachedCode: Array<Buffer | undefined> = new Array<Buffer | undefined>(CACHE_SLOTS);
+const cachedText: string[] = new Array<string>(CACHE_SLOTS).fill('');
 
 export class HpackDecoder {
   private complete: boolean;
