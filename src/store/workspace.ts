@@ -15,7 +15,7 @@
  * fails removes what it wrote, and one that died is swept at the next open.
  *
  * The data dbs are keyed by the snapshot's data key, not its id: `~TIME ID` for an import
- * (the id alone before 0.3), `ID~N` after the Nth re-dissection. Re-dissection writes a new generation under a
+ * (the id alone for one imported before that), `ID~N` after the Nth re-dissection. Re-dissection writes a new generation under a
  * new key while readers use the old, then flips the meta's dataKey in one put (one
  * LMDB transaction) and removes the old generation: a reader sees one or the other,
  * and one holding a read transaction keeps its view to the end.
