@@ -96,6 +96,17 @@ interface Expansion {
   outcome: { resolvedAs: string } | 'failed' | null;
 }
 
+interface Search {
+  clientIp: string;
+  name: string;
+  bases: string[];
+  /** Per base, its key in DnsTracker.expansions: the client's address, '|', the base. */
+  keys: string[];
+}
+
+/** Names searchOf remembers. */
+const MAX_SEARCHES = 4096;
+
 function questionKey(q: DnsQuestion | undefined): string {
   return q ? `${q.name.toLowerCase()}|${q.type}|${q.class}` : '-';
 }
@@ -119,6 +130,8 @@ export class DnsTracker {
   /** Recently completed exchanges by client side, to recognise another node's copy. */
   private readonly recent = new Map<string, { ts: number; file: number }>();
   private readonly expansions = new Map<string, Expansion>();
+  /** searchOf's answers, by the name as asked. */
+  private readonly searches = new Map<string, Search>();
   /** Exchanges held in `expansions` waiting for their sequence's outcome, all groups together. */
   private held = 0;
   readonly stats: DnsStats = { queries: 0, responses: 0, unmatchedResponses: 0, retries: 0, duplicates: 0, malformed: 0 };
@@ -285,15 +298,13 @@ export class DnsTracker {
       this.emit(x);
       return;
     }
-    const lower = q.name.toLowerCase();
-    const name = lower.endsWith('.') ? lower.slice(0, -1) : lower;
-    const bases = this.bases(name);
-    const prefix = `${x.client.ip}|`;
+    const { name, bases, keys } = this.searchOf(x.client.ip, q.name);
     if (rcode === 3 && this.inCluster(name)) {
       // One step of a search sequence, perhaps: its meaning comes with the rest of the sequence.
       let decided = false;
-      for (const b of bases.slice(1)) {
-        const e = this.group(prefix + b, x.firstTs);
+      for (let i = 1; i < bases.length; i++) {
+        const b = bases[i];
+        const e = this.group(keys[i], x.firstTs);
         e.names.add(name);
         if (e.outcome === null) {
           e.held.push(x);
@@ -310,7 +321,7 @@ export class DnsTracker {
     }
     if (rcode === 3) {
       // The name as given failed too: its whole sequence failed.
-      const e = this.expansions.get(prefix + name);
+      const e = this.expansions.get(keys[0]);
       if (e) {
         e.names.add(name);
         if (e.outcome === null) this.settle(e, name, 'failed');
@@ -320,14 +331,34 @@ export class DnsTracker {
       return;
     }
     // Found: the NXDOMAINs before it in its sequence were expected, and so are later ones of the same sequence.
-    for (const b of bases) {
-      const e = this.expansions.get(prefix + b);
+    for (let i = 0; i < bases.length; i++) {
+      const b = bases[i];
+      const e = this.expansions.get(keys[i]);
       if (!e) continue;
       e.names.add(name);
       if (e.outcome === null) this.settle(e, b, { resolvedAs: q.name });
       if (e.names.size > 1 && !x.searchPath) x.searchPath = { base: b, role: 'answer', resolvedAs: q.name };
     }
     this.emit(x);
+  }
+
+  /**
+   * A question's name as the search-path logic reads it (lower case, no final dot), the bases it
+   * may expand and their keys in `expansions` for this client: remembered by name, as a client
+   * asks the same names over and over, and building and hashing the keys afresh each time
+   * showed in profiles.
+   */
+  private searchOf(clientIp: string, asked: string): Search {
+    let s = this.searches.get(asked);
+    if (s === undefined || s.clientIp !== clientIp) {
+      const lower = asked.toLowerCase();
+      const name = lower.endsWith('.') ? lower.slice(0, -1) : lower;
+      const bases = this.bases(name);
+      s = { clientIp, name, bases, keys: bases.map((b) => `${clientIp}|${b}`) };
+      if (this.searches.size >= MAX_SEARCHES) this.searches.clear();
+      this.searches.set(asked, s);
+    }
+    return s;
   }
 
   private group(key: string, ts: number): Expansion {
