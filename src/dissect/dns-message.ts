@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 interface DnsPacketModule {
   question: { decode(buf: Buffer, offset: number): RawQuestion; bytes?: number } & { decode: { bytes: number } };
   answer: { decode(buf: Buffer, offset: number): RawRecord } & { decode: { bytes: number } };
+  /** AAAA data: the address after the data length. */
+  aaaa: { decode(buf: Buffer, offset: number): string };
 }
 interface RawQuestion {
   name: string;
@@ -32,7 +34,6 @@ const require = createRequire(import.meta.url);
 const dnsPacket = require('dns-packet') as DnsPacketModule;
 const dnsTypes = require('dns-packet/types') as { toString(type: number): string };
 const dnsClasses = require('dns-packet/classes') as { toString(klass: number): string };
-const dnsAaaa = (require('dns-packet') as { aaaa: { decode(buf: Buffer, offset: number): string } }).aaaa;
 
 /**
  * How a message's records are read: one question or record at `offset`, and the bytes it took.
@@ -135,7 +136,7 @@ export const FAST_READER: RecordReader = {
       dataBytes = 6;
     } else if (typeCode === 28) {
       if (at + 26 > buf.length) return LIBRARY_READER.answer(buf, offset);
-      data = dnsAaaa.decode(buf, at + 8);
+      data = dnsPacket.aaaa.decode(buf, at + 8);
       dataBytes = 18;
     } else if (typeCode === 5 || typeCode === 12) {
       // CNAME and PTR: a name, whose own length (not the data length) moves dns-packet on.
@@ -145,7 +146,7 @@ export const FAST_READER: RecordReader = {
     } else return LIBRARY_READER.answer(buf, offset);
     const klass = (buf[at + 2] << 8) | buf[at + 3];
     const r: RawRecord = {
-      name, type: typeCode === 1 ? 'A' : typeCode === 28 ? 'AAAA' : typeCode === 5 ? 'CNAME' : 'PTR',
+      name, type: dnsTypes.toString(typeCode),
       class: dnsClasses.toString(klass & 0x7fff), ttl: buf.readUInt32BE(at + 4), data,
     };
     return { r, bytes: before + 8 + dataBytes };

@@ -9,7 +9,7 @@
  * Suricata "first" policy); the README's design notes say why.
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from './decode.js';
-import { BUCKET_SCAN, between, endsKey, portPair } from './flow-key.js';
+import { EndsIndex } from './flow-key.js';
 
 /** 0: bytes sent by the connection's client; 1: bytes sent by its server. */
 export type Dir = 0 | 1;
@@ -173,9 +173,6 @@ class Connection {
   closedAt = 0;
   /** Key in byClientIsn when this connection registered its client ISN there. */
   isnKey: string | null = null;
-  /** Its key in TcpReassembler.conns (both ends), and in byPorts (its two ports). */
-  key = '';
-  ports = 0;
 
   constructor(info: TcpConnection, factory: StreamFactory) {
     this.info = info;
@@ -184,14 +181,13 @@ class Connection {
 }
 
 export class TcpReassembler {
-  /** Every connection remembered, by both ends, in order of first packet (finish() closes them in it). */
-  private readonly conns = new Map<string, Connection>();
+  /** Every connection remembered, in order of first packet (finish() closes them in it). */
+  private readonly conns = new Set<Connection>();
   /**
-   * The same connections by port pair (flow-key.ts), for the lookup every segment makes: the
-   * string of both ends built and hashed per segment was the largest cost of tracking
-   * connections. A pair past BUCKET_SCAN connections is marked null and looked up in conns.
+   * The same by their ends (flow-key.ts), for the lookup every segment makes: a string of both
+   * ends built and hashed per segment was the largest cost of tracking connections.
    */
-  private readonly byPorts = new Map<number, Connection[] | null>();
+  private readonly byEnds = new EndsIndex<Connection>();
   /** Client address, port and ISN of connections opened by a SYN, to recognise the same connection seen through a NAT. */
   private readonly byClientIsn = new Map<string, { id: number; file: number }>();
   private nextId = 1;
@@ -209,7 +205,7 @@ export class TcpReassembler {
     this.stats.segments++;
     if (++this.segmentsSincePrune >= 65536) this.prune(ts);
     const flags = p.flags;
-    let conn = this.find(p);
+    let conn = this.byEnds.find(p);
     const isSyn = (flags & TCP_SYN) !== 0 && (flags & TCP_ACK) === 0;
     if (conn && isSyn && this.isNewSyn(conn, p)) {
       // A fresh SYN on the 4-tuple is a new connection (port reuse); close() ignores one already done.
@@ -222,7 +218,8 @@ export class TcpReassembler {
     }
     if (!conn) {
       conn = this.open(p, ts, file);
-      this.remember(conn, p);
+      this.conns.add(conn);
+      this.byEnds.add(conn.info.client, conn.info.server, conn);
     }
     const info = conn.info;
     if (!info.files.includes(file)) {
@@ -268,40 +265,16 @@ export class TcpReassembler {
     if (conn.halves[0].closed && conn.halves[1].closed) this.close(conn, 'fin', ts);
   }
 
-  private find(p: DecodedPacket): Connection | undefined {
-    const bucket = this.byPorts.get(portPair(p));
-    if (bucket === undefined) return undefined;
-    if (bucket === null) return this.conns.get(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort));
-    for (let i = 0; i < bucket.length; i++) if (between(bucket[i].info.client, bucket[i].info.server, p)) return bucket[i];
-    return undefined;
-  }
-
-  private remember(conn: Connection, p: DecodedPacket): void {
-    conn.key = endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort);
-    conn.ports = portPair(p);
-    this.conns.set(conn.key, conn);
-    const bucket = this.byPorts.get(conn.ports);
-    if (bucket === undefined) this.byPorts.set(conn.ports, [conn]);
-    else if (bucket !== null) {
-      if (bucket.length < BUCKET_SCAN) bucket.push(conn);
-      else this.byPorts.set(conn.ports, null);
-    }
-  }
-
   private forget(conn: Connection): void {
-    this.conns.delete(conn.key);
-    const bucket = this.byPorts.get(conn.ports);
-    if (!bucket) return;
-    const i = bucket.indexOf(conn);
-    if (i >= 0) bucket.splice(i, 1);
-    if (bucket.length === 0) this.byPorts.delete(conn.ports);
+    this.conns.delete(conn);
+    this.byEnds.remove(conn.info.client, conn.info.server, conn);
   }
 
   /** Flush every connection still open: held data is delivered after a gap, then the handler ends. */
   finish(ts: number): void {
-    for (const conn of this.conns.values()) if (!conn.done) this.close(conn, 'end-of-capture', ts);
+    for (const conn of this.conns) if (!conn.done) this.close(conn, 'end-of-capture', ts);
     this.conns.clear();
-    this.byPorts.clear();
+    this.byEnds.clear();
     this.byClientIsn.clear();
   }
 
@@ -309,7 +282,7 @@ export class TcpReassembler {
   private prune(now: number): void {
     this.segmentsSincePrune = 0;
     const horizon = now - this.opts.closedRetentionUs;
-    for (const c of this.conns.values()) {
+    for (const c of this.conns) {
       if (!c.done || c.closedAt >= horizon) continue;
       this.forget(c);
       if (c.isnKey) this.byClientIsn.delete(c.isnKey);
@@ -318,7 +291,7 @@ export class TcpReassembler {
 
   get openConnections(): number {
     let n = 0;
-    for (const c of this.conns.values()) if (!c.done) n++;
+    for (const c of this.conns) if (!c.done) n++;
     return n;
   }
 

@@ -4,7 +4,7 @@
  * flow's client.
  */
 import type { DecodedPacket } from './decode.js';
-import { BUCKET_SCAN, between, endsKey, portPair } from './flow-key.js';
+import { EndsIndex } from './flow-key.js';
 import type { TcpEndpoint } from './tcp-reassembly.js';
 
 export interface UdpFlow {
@@ -19,24 +19,16 @@ export interface UdpFlow {
   readonly files: number[];
 }
 
-/** The flows of one port pair (flow-key.ts): an array to scan, or keyed by both ends. */
-type Bucket = UdpFlow[] | Map<string, UdpFlow>;
-
 export class UdpFlowTable {
-  /** By port pair: a string of both ends built and hashed for every datagram cost as much as the rest of its accounting. */
-  private readonly buckets = new Map<number, Bucket>();
+  /** Every flow by its ends (flow-key.ts): a string of both built and hashed per datagram cost as much as the rest of its accounting. */
+  private readonly index = new EndsIndex<UdpFlow>();
   /** Every flow, in order of first datagram. */
   private readonly flows: UdpFlow[] = [];
   private nextId = 1;
 
   /** Account a UDP datagram; returns its flow and direction (0: from the flow's client). */
   datagram(p: DecodedPacket, ts: number, file: number): { flow: UdpFlow; dir: 0 | 1 } {
-    const key = portPair(p);
-    let bucket = this.buckets.get(key);
-    let flow: UdpFlow | undefined;
-    if (Array.isArray(bucket)) {
-      for (let i = 0; i < bucket.length && !flow; i++) if (between(bucket[i].client, bucket[i].server, p)) flow = bucket[i];
-    } else if (bucket) flow = bucket.get(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort));
+    let flow = this.index.find(p);
     if (!flow) {
       flow = {
         id: this.nextId++,
@@ -49,14 +41,7 @@ export class UdpFlowTable {
         files: [file],
       };
       this.flows.push(flow);
-      if (!bucket) this.buckets.set(key, (bucket = []));
-      if (Array.isArray(bucket) && bucket.length >= BUCKET_SCAN) {
-        const keyed = new Map<string, UdpFlow>();
-        for (const f of bucket) keyed.set(endsKey(f.client.ip, f.client.port, f.server.ip, f.server.port), f);
-        this.buckets.set(key, (bucket = keyed));
-      }
-      if (Array.isArray(bucket)) bucket.push(flow);
-      else bucket.set(endsKey(p.srcIp, p.srcPort, p.dstIp, p.dstPort), flow);
+      this.index.add(flow.client, flow.server, flow);
     }
     const dir = p.srcPort === flow.client.port && p.srcIp === flow.client.ip ? 0 : 1;
     flow.lastTs = ts;
