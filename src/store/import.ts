@@ -1,7 +1,8 @@
 /** Import: a pass over the capture files stored as a new snapshot, all or nothing. */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { otherBusyCores } from './cpu-load.js';
 import { listCaptureSources, type CaptureSource } from '../capture/index.js';
 import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures, type AnalysisOptions, type AnalysisResult, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
@@ -36,8 +37,8 @@ export interface ImportOptions {
   /**
    * Dissect in a worker thread while this one writes (two cores): 'auto' does so when the
    * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off, and a
-   * core is idle: on a saturated machine the hand-over between the threads is pure cost (measured:
-   * 31 s on two threads against 24 s on one at a load average of 8 on 2 cores).
+   * core is idle now (cpu-load.ts): on a saturated machine the hand-over between the threads is
+   * pure cost (measured: 31 s on two threads against 24 s on one at a load average of 8 on 2 cores).
    * Default: PODCAP_IMPORT_THREAD (never, always, auto), else auto.
    */
   thread?: 'auto' | 'always' | 'never';
@@ -59,9 +60,9 @@ function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
   return v === 'never' || v === 'always' ? v : 'auto';
 }
 
-/** A core to spare: the 1-minute load average leaves at least one of them idle. */
-function spareCore(): boolean {
-  return availableParallelism() >= 2 && loadavg()[0] <= availableParallelism() - 1;
+/** A core to spare: other processes keep at most all but one of them busy now. */
+async function spareCore(): Promise<boolean> {
+  return availableParallelism() >= 2 && (await otherBusyCores()) <= availableParallelism() - 1;
 }
 
 function captureBytes(sources: CaptureSource[]): number {
@@ -92,9 +93,9 @@ export interface PassOptions {
 }
 
 /** How a pass over these sources runs (on two threads or one; reopening or not): import and re-dissection decide alike. */
-export function passOptions(sources: CaptureSource[], model: ClusterModel | null, opts: Pick<ImportOptions, 'thread' | 'exclusive'>): PassOptions {
+export async function passOptions(sources: CaptureSource[], model: ClusterModel | null, opts: Pick<ImportOptions, 'thread' | 'exclusive'>): Promise<PassOptions> {
   const mode = threadMode(opts.thread);
-  const twoThreads = mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && spareCore());
+  const twoThreads = mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && (await spareCore()));
   return { threaded: twoThreads ? { model } : null, reopen: opts.exclusive === true };
 }
 
@@ -208,7 +209,7 @@ export async function importSnapshot(ws: Workspace, paths: string[], opts: Impor
   meta.config.settings.protoDirs = meta.protoDirs;
   await ws.begin(meta);
   try {
-    await dissectInto(ws, dataKey, meta, () => new Enricher(resolver), opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, passOptions(listing.sources, manifest?.model ?? null, opts));
+    await dissectInto(ws, dataKey, meta, () => new Enricher(resolver), opts.analysis ?? DEFAULT_ANALYSIS_OPTIONS, await passOptions(listing.sources, manifest?.model ?? null, opts));
     await ws.commit(meta);
     return { ...meta, state: 'ready', pid: null };
   } catch (err) {

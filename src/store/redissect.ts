@@ -62,7 +62,7 @@ export async function redissectSnapshot(ws: Workspace, ref: string, opts: Rediss
   const before = ws.resolveSnapshot(ref);
   const model = await clusterModel(before);
   const resolver = model ? new IdentityResolver(model) : null;
-  const pass = passOptions(before.sources, model, opts);
+  const pass = await passOptions(before.sources, model, opts);
   const settings = structuredClone(opts.settings);
   const changed = changedSettings(before.config?.settings, settings);
   const generation = (before.generation ?? 0) + 1;
