@@ -352,3 +352,15 @@ test('chunks past the parser\'s header-size limit keep its verdicts', () => {
   const r2 = same(steps(sixty + longHead[0], longHead.slice(1)));
   for (const r of [r1, r2]) assert.match(r.txs.at(-1)!.record.notes.join('; '), /max header size exceeded/, 'the parser\'s verdict, kept');
 });
+
+test('every byte value in every lane of the four-byte value scan: the fast path reads or stands aside as the parser does', () => {
+  // Values long enough for several words; the byte sits at each of a word's four places.
+  for (let c = 0; c < 256; c++) {
+    if (c === 0x0d || c === 0x0a) continue;
+    for (let lane = 0; lane < 4; lane++) {
+      const value = `${'v'.repeat(8 + lane)}${String.fromCharCode(c)}${'w'.repeat(9)}`;
+      const head = `GET /b${c}-${lane} HTTP/1.1\r\nHost: a\r\nX-Byte: ${value}\r\n\r\n`;
+      same([{ dir: 0, bytes: head }, { dir: 1, bytes: res('1') }]);
+    }
+  }
+});

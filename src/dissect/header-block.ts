@@ -34,12 +34,20 @@ function valueAt(raw: string, start: number, lineEnd: number): string {
  * walk over a clean block ("Name: value\r\n" lines): every reader of raw blocks goes through it.
  */
 export function forEachHeaderName(raw: string, visit: (name: string, valueAt: number, lineEnd: number) => boolean): void {
+  forEachHeaderField(raw, (nameAt, colon, lineEnd) => visit(raw.slice(nameAt, colon), colon + 1, lineEnd));
+}
+
+/**
+ * As forEachHeaderName, with where each name starts and its colon instead of the name: for a
+ * reader that looks at most names only by a character or two (it slices the few it wants).
+ */
+export function forEachHeaderField(raw: string, visit: (nameAt: number, colon: number, lineEnd: number) => boolean): void {
   let at = 0;
   while (at < raw.length) {
     let end = raw.indexOf('\r\n', at);
     if (end < 0) end = raw.length;
     const colon = raw.indexOf(':', at);
-    if (colon > at && colon < end && !visit(raw.slice(at, colon), colon + 1, end)) return;
+    if (colon > at && colon < end && !visit(at, colon, end)) return;
     at = end + 2;
   }
 }

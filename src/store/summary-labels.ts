@@ -4,7 +4,7 @@
  */
 import type { Endpoint, TransactionRecord } from '../dissect/record.js';
 import { pathTemplate } from '../dissect/path-template.js';
-import { forEachHeaderName } from '../dissect/header-block.js';
+import { forEachHeaderField } from '../dissect/header-block.js';
 import { AUTH_API_KEY, AUTH_BASIC, AUTH_BEARER, AUTH_COOKIE, AUTH_OTHER, type EndpointKey } from './summary-format.js';
 
 export type Row = Omit<TransactionRecord, 'id' | 'snapshot'>;
@@ -85,10 +85,15 @@ function valueBit(v: string): number {
 export class HeaderKinds {
   private map = new Map<string, number>();
   bit(name: string): number {
-    // Every name nameBit counts ends in n, e, y or h (authorization, cookie, api-key, token, auth),
-    // and no character outside ASCII lower-cases to one of them: most names need no lookup.
-    const last = name.charCodeAt(name.length - 1) | 0x20;
-    if (last !== 0x6e && last !== 0x65 && last !== 0x79 && last !== 0x68) return 0;
+    return mayCount(name.charCodeAt(name.length - 1)) ? this.lookup(name) : 0;
+  }
+
+  /** bit() of the name raw[at, end), sliced only when its last character lets it count. */
+  bitAt(raw: string, at: number, end: number): number {
+    return mayCount(raw.charCodeAt(end - 1)) ? this.lookup(raw.slice(at, end)) : 0;
+  }
+
+  private lookup(name: string): number {
     let b = this.map.get(name);
     if (b === undefined) {
       if (this.map.size >= 4096) this.map = new Map();
@@ -99,17 +104,29 @@ export class HeaderKinds {
   }
 }
 
-const UNCACHED_KINDS = { bit: (name: string) => nameBit(name.toLowerCase()) };
+/**
+ * Every name nameBit counts ends in n, e, y or h (authorization, cookie, api-key, token, auth),
+ * and no character outside ASCII lower-cases to one of them: most names need no lookup.
+ */
+function mayCount(last: number): boolean {
+  const c = last | 0x20;
+  return c === 0x6e || c === 0x65 || c === 0x79 || c === 0x68;
+}
+
+const UNCACHED_KINDS = {
+  bit: (name: string) => nameBit(name.toLowerCase()),
+  bitAt: (raw: string, at: number, end: number) => nameBit(raw.slice(at, end).toLowerCase()),
+};
 
 /** Credentials a request carries, by kind (the values are not kept here). */
-export function authOf(r: Row, kinds: { bit(name: string): number } = UNCACHED_KINDS): number {
+export function authOf(r: Row, kinds: { bit(name: string): number; bitAt(raw: string, at: number, end: number): number } = UNCACHED_KINDS): number {
   let a = 0;
   const raw = r.request.rawHeaders;
   if (raw !== undefined) {
-    // Only an Authorization value is read: the rest goes by name.
-    forEachHeaderName(raw, (name, valueAt, lineEnd) => {
-      const b = kinds.bit(name);
-      a |= b === BY_VALUE ? valueBit(raw.slice(valueAt, lineEnd)) : b;
+    // Only an Authorization value is read: the rest goes by name, and most names by their last letter.
+    forEachHeaderField(raw, (nameAt, colon, lineEnd) => {
+      const b = kinds.bitAt(raw, nameAt, colon);
+      a |= b === BY_VALUE ? valueBit(raw.slice(colon + 1, lineEnd)) : b;
       return true;
     });
     return a;
