@@ -39,16 +39,16 @@ describe('import appends its records', () => {
   it('a refused append is seen: the pass runs again with plain puts and stores what an undisturbed import does', async () => {
     const ws = tmp.ws;
     const undisturbed = await importSnapshot(ws, [sample], { thread: 'never' });
-    // Another writer's greater key, put after this import's first records: LMDB refuses every append after it.
+    // Another writer's greater key, put before this import's first block: LMDB refuses every append after it.
     const realBegin = ws.beginAppend.bind(ws);
     let intruder: string | null = null;
     ws.beginAppend = (key: string): boolean => {
       const ok = realBegin(key);
       intruder = `${key}~intruder`;
-      const real = ws.writeEncoded.bind(ws);
-      ws.writeEncoded = (snapshot, seq, encoded, req, res) => {
-        real(snapshot, seq, encoded, req, res);
-        if (seq === 5) void ws.tx.put([intruder!, 1], encodeRecord({ ...ws.getRecord(undisturbed.id, 1)!, id: undefined, snapshot: undefined } as never));
+      const real = ws.writeBlock.bind(ws);
+      ws.writeBlock = (snapshot, first, block, bodies) => {
+        if (first === 1) void ws.tx.put([intruder!, 1], encodeRecord({ ...ws.getRecord(undisturbed.id, 1)!, id: undefined, snapshot: undefined } as never));
+        real(snapshot, first, block, bodies);
       };
       return ok;
     };
@@ -73,7 +73,7 @@ describe('import appends its records', () => {
     } finally {
       delete (ws as { beginAppend?: unknown }).beginAppend;
       delete (ws as { endAppend?: unknown }).endAppend;
-      delete (ws as { writeEncoded?: unknown }).writeEncoded;
+      delete (ws as { writeBlock?: unknown }).writeBlock;
       if (intruder) await ws.tx.remove([intruder, 1]);
     }
   });

@@ -80,6 +80,8 @@ describe('import on two threads stores what import on one does', () => {
       assert.deepEqual(b.meta, a.meta);
       assert.equal(b.records.length, a.records.length);
       for (let i = 0; i < a.records.length; i++) assert.deepEqual(b.records[i], a.records[i], `record ${i + 1}`);
+      assert.deepEqual(b.values, a.values, 'the same blocks');
+      assert.deepEqual(b.bodies, a.bodies);
       assert.deepEqual(b.conns, a.conns);
       assert.deepEqual(b.chunks, a.chunks);
       assert.deepEqual(b.postings, a.postings);

@@ -6,7 +6,8 @@ import type { ClusterModel } from '../k8s/model.js';
 import type { PassTally } from './pass-steps.js';
 
 /** Items in a batch (import-batch.ts frames them), in the order the pipeline produced them. */
-export const ITEM_TX = 0;
+/** A block of records (record-block.ts) and the bodies they did not keep. */
+export const ITEM_BLOCK = 0;
 export const ITEM_STREAM = 1;
 export const ITEM_PROGRESS = 2;
 /** A finished summary chunk (SummaryChunk), before the record that starts the next one. */

@@ -17,14 +17,14 @@ import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
 import type { ThreadMessage, ThreadWorkerData } from './import-thread-protocol.js';
 import type { PassTally } from './pass-steps.js';
-import { readBatch, type BatchReader } from './import-batch.js';
+import { readBatch, type BatchReader, type BlockBody } from './import-batch.js';
 import type { SummaryChunk } from './summary-format.js';
 
 const WORKER = new URL('./import-worker.js', import.meta.url);
 
 export interface ThreadedImport {
-  /** A record, enriched and encoded as stored (record-codec.ts), and its bodies not kept in it: views of a batch. */
-  store: (encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null) => void;
+  /** A block of records, enriched and encoded as stored (record-block.ts), and the bodies they did not keep: views of a batch. */
+  store: (block: Buffer, count: number, bodies: BlockBody[]) => void;
   /** A finished summary chunk, after the records in it and before any record after them. */
   chunk: (c: SummaryChunk) => void;
   onStream: (s: StreamSummary) => void;
@@ -81,7 +81,7 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
       else resolve(r!);
     };
     const reader: BatchReader = {
-      tx: to.store,
+      block: to.store,
       stream: to.onStream,
       progress: (n, file) => opts.onProgress?.(n, file),
       chunk: to.chunk,

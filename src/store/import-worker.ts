@@ -61,6 +61,7 @@ async function run(): Promise<void> {
     } : undefined,
   });
   const end = steps.finish();
+  batch.endBlock();
   post();
   const m: ThreadMessage = { type: 'done', result, end };
   port.postMessage(m);

@@ -139,8 +139,9 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
     // LMDB's puts, so that LMDB's own write thread has the rest of the core.
     let seq = 0;
     ({ result, end } = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
-      store: (encoded, requestBody, responseBody) => {
-        ws.writeEncoded(key, ++seq, encoded, requestBody, responseBody);
+      store: (block, count, bodies) => {
+        ws.writeBlock(key, seq + 1, block, bodies);
+        seq += count;
       },
       chunk: (c) => summary.chunk(c),
       onStream: (st) => ws.writeStream(key, st),
@@ -148,14 +149,17 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
     }));
   } else {
     const steps = new PassSteps(enricher, settings.failed, (c) => summary.chunk(c));
-    // Records are encoded into a batch and put a batch at a time, as the two-thread import's are:
+    // Records are encoded into blocks in a batch and put a batch at a time, as the two-thread import's are:
     // a put now and then, between two calls' dissection, found LMDB's write thread idle every
     // time, and waking it cost a system call and a context switch per record (520,000 futex
     // calls for dns-100m's 422,766 records).
     const batch = new BatchWriter();
     let seq = 0;
     const reader: BatchReader = {
-      tx: (encoded, requestBody, responseBody) => ws.writeEncoded(key, ++seq, encoded, requestBody, responseBody),
+      block: (block, count, bodies) => {
+        ws.writeBlock(key, seq + 1, block, bodies);
+        seq += count;
+      },
       stream: () => undefined,
       progress: () => undefined,
       chunk: () => undefined,
@@ -174,6 +178,7 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
       ws.writeStream(key, st);
     };
     result = await analyzeCaptures(meta.sources, sink, { ...analysis, onStream, betweenChunks: relieve });
+    batch.endBlock();
     flush();
     end = steps.finish();
   }

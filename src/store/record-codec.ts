@@ -171,6 +171,13 @@ export class RecordWriter {
     this.pos += (this.buf as LatinBuffer).latin1Write(s, this.pos, n);
   }
 
+  /** Bytes as they are, no length before them. */
+  raw(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   bytes(b: Uint8Array): void {
     this.u32(b.length);
     this.room(b.length);
@@ -297,9 +304,9 @@ export function encodeRecordWithBodies(r: StoredRecord, requestBody: Buffer | nu
   return { bytes: Buffer.from(shared.buf.subarray(0, shared.pos)), inlined };
 }
 
-/** The timestamp of a record in this layout, read where encodeRecordInto puts it (after MAGIC, FORMAT, protocol and flags). */
-export function recordTimestamp(b: Buffer): number {
-  return b.readDoubleLE(4);
+/** The timestamp of a record in this layout starting at `at`, read where encodeRecordInto puts it (after MAGIC, FORMAT, protocol and flags). */
+export function recordTimestamp(b: Buffer, at = 0): number {
+  return b.readDoubleLE(at + 4);
 }
 
 /** Whether the stored value is in this layout (else it is a msgpack map from before it). */

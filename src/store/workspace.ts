@@ -30,6 +30,8 @@ import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 import { RunBuilder, decodeRun, mergeRuns, type RunSet } from './time-runs.js';
 import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, recordTimestamp, type StoredRecord } from './record-codec.js';
+import { BLOCK_HEADER, blockCount, blockRecord, blockRecords, isRecordBlock } from './record-block.js';
+import type { BlockBody } from './import-batch.js';
 
 export type { StoredRecord };
 export type BodySide = 'request' | 'response';
@@ -133,6 +135,8 @@ export class Workspace {
   truns!: Database<Buffer, [string, number]>;
   /** Data keys whose records go in with LMDB's append (beginAppend), and what came of the appends. */
   private readonly appending = new Map<string, AppendState>();
+  /** The last block of records read (recordValue); a data key's blocks never change once written. */
+  private lastBlock: { key: string; first: number; count: number; value: Buffer } | null = null;
   /** The time runs being built, by data key, until commit. */
   private readonly runs = new Map<string, RunBuilder>();
   bodies!: Database<Buffer, [string, number, number]>;
@@ -234,8 +238,27 @@ export class Workspace {
   }
 
   getRecord(snapshot: string, seq: number): TransactionRecord | null {
-    const r = this.read(snapshot, (k) => this.storedRecord(k, seq, this.tx.get([k, seq])));
+    const r = this.read(snapshot, (k) => this.storedRecord(k, seq, this.recordValue(k, seq)));
     return r ? { id: txId(snapshot, seq), snapshot, ...r } : null;
+  }
+
+  /**
+   * The stored bytes of record `seq` under data key `key`: a slice of its block (record-block.ts),
+   * or its own value (written one by one, or before blocks). The block is the last entry at or
+   * before the record's key. The last block read is kept: readers mostly go in sequence order.
+   */
+  private recordValue(key: string, seq: number): Buffer | undefined {
+    const last = this.lastBlock;
+    if (last !== null && last.key === key && seq >= last.first && seq < last.first + last.count) return blockRecord(last.value, seq - last.first);
+    for (const { key: k, value } of this.tx.getRange({ start: [key, seq], end: [key, 0], reverse: true, limit: 1 })) {
+      const first = k[1] as number;
+      if (!isRecordBlock(value)) return first === seq ? value : undefined;
+      const count = blockCount(value);
+      if (seq >= first + count) return undefined;
+      this.lastBlock = { key, first, count, value };
+      return blockRecord(value, seq - first);
+    }
+    return undefined;
   }
 
   private storedRecord(key: string, seq: number, b: Buffer | undefined, transaction?: Transaction): StoredRecord | undefined {
@@ -248,7 +271,7 @@ export class Workspace {
       const apart = this.bodies.get([k, seq, side === 'request' ? 0 : 1]);
       if (apart) return apart;
       // Small bodies live in their record's value (record-codec.ts INLINE_BODY_MAX).
-      const rec = this.tx.get([k, seq]);
+      const rec = this.recordValue(k, seq);
       return rec && isLayoutRecord(rec) ? inlineBody(rec, side) ?? undefined : undefined;
     }) ?? null;
   }
@@ -284,9 +307,17 @@ export class Workspace {
       records: (meta) => {
         const key = dataKeyOf(meta);
         const out: TransactionRecord[] = [];
+        const add = (seq: number, value: Buffer): void => {
+          const r = this.storedRecord(key, seq, value, transaction);
+          if (r) out.push({ id: txId(meta.id, seq), snapshot: meta.id, ...r });
+        };
         for (const { key: k, value } of this.tx.getRange({ start: [key, 0], end: [key, Infinity], transaction })) {
-          const r = this.storedRecord(key, k[1], value, transaction);
-          if (r) out.push({ id: txId(meta.id, k[1]), snapshot: meta.id, ...r });
+          const first = k[1] as number;
+          if (!isRecordBlock(value)) add(first, value);
+          else {
+            let seq = first;
+            for (const r of blockRecords(value)) add(seq++, r);
+          }
         }
         return out;
       },
@@ -306,16 +337,37 @@ export class Workspace {
   }
 
   /**
-   * As write(), with the record already encoded (record-codec.ts; import's analysis thread does
-   * it), and only the bodies the encoding did not keep in the record.
+   * As write(), with the record already encoded (record-codec.ts), and only the bodies the
+   * encoding did not keep in the record.
    */
   writeEncoded(snapshot: string, seq: number, encoded: Buffer, requestBody: Buffer | null, responseBody: Buffer | null): void {
-    const append = this.appending.get(snapshot);
-    if (append) append.last = (this.tx.put as PutWithOptions)([snapshot, seq], encoded, APPEND).then(append.count);
-    else void this.tx.put([snapshot, seq], encoded);
+    this.putRecords(snapshot, seq, encoded);
     this.runOf(snapshot).add(seq, recordTimestamp(encoded));
     if (requestBody && requestBody.length > 0) void this.bodies.put([snapshot, seq, 0], requestBody);
     if (responseBody && responseBody.length > 0) void this.bodies.put([snapshot, seq, 1], responseBody);
+  }
+
+  /**
+   * A block of records (record-block.ts; import encodes them), the first one `first`, and the
+   * bodies its records did not keep: in one put, where import once made one per record.
+   */
+  writeBlock(snapshot: string, first: number, block: Buffer, bodies: BlockBody[]): void {
+    this.putRecords(snapshot, first, block);
+    const runs = this.runOf(snapshot);
+    const count = blockCount(block);
+    const table = block.length - 4 - 4 * count;
+    let start = BLOCK_HEADER;
+    for (let i = 0; i < count; i++) {
+      runs.add(first + i, recordTimestamp(block, start));
+      start = block.readUInt32LE(table + 4 * i);
+    }
+    for (const b of bodies) void this.bodies.put([snapshot, first + b.index, b.side], b.bytes);
+  }
+
+  private putRecords(snapshot: string, seq: number, value: Buffer): void {
+    const append = this.appending.get(snapshot);
+    if (append) append.last = (this.tx.put as PutWithOptions)([snapshot, seq], value, APPEND).then(append.count);
+    else void this.tx.put([snapshot, seq], value);
   }
 
   /**
@@ -478,6 +530,7 @@ export class Workspace {
   /** Everything keyed under one data key, in every data db. */
   private async removeData(key: string): Promise<void> {
     this.runs.delete(key);
+    if (this.lastBlock?.key === key) this.lastBlock = null;
     this.appending.delete(key);
     const lo = [key];
     const hi = [`${key}\u0000`];

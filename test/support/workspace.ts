@@ -44,6 +44,8 @@ export function suiteSample(prefix: string, opts: ImportOptions = {}): { readonl
 export interface Stored {
   meta: Omit<SnapshotMeta, 'id' | 'createdAt' | 'pid' | 'dataKey'>;
   records: unknown[];
+  values: unknown[];
+  bodies: unknown[];
   conns: unknown[];
   chunks: unknown[];
   postings: unknown[];
@@ -59,14 +61,16 @@ export function stored(ws: Workspace, meta: SnapshotMeta): Stored {
     const r = ws.getRecord(id, seq);
     assert.ok(r, `record ${seq}`);
     const { id: _i, snapshot: _s, ...body } = r;
-    // The stored bytes too: both ways keep the same bodies inside the record's value.
-    records.push([body, ws.tx.get([key, seq]), ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
+    records.push([body, ws.getBody(id, seq, 'request'), ws.getBody(id, seq, 'response')]);
   }
   const range = { start: [key], end: [`${key}\u0000`] };
   const { sum, post, dict } = ws.summaryDbs;
   return {
     meta: { ...rest, report: { ...rest.report, durationMs: 0 } },
     records,
+    // The stored bytes too: both ways cut the same blocks and keep the same bodies inside records.
+    values: [...ws.tx.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
+    bodies: [...ws.bodies.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
     conns: [...ws.conns.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
     chunks: [...sum.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
     postings: [...post.getRange(range as never)].map((e) => [e.key.slice(1), e.value]),
