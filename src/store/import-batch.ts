@@ -9,7 +9,7 @@
  * An item is a tag byte (ITEM_*), then
  *   ITEM_BLOCK: u32 length + the block as stored; u32 count of bodies kept apart, each u32 index
  *               in the block, u8 side (0 request, 1 response), u32 length + bytes;
- *   otherwise:  u32 length + msgpack of the item's fields (rare: connections, progress, summary chunks).
+ *   otherwise:  u32 length + msgpack of the item's fields (rare: connections, summary chunks).
  *
  * A block closes by its own rule (BLOCK_RECORDS, BLOCK_BYTES), never by the batch's: a block open
  * when its batch is sent moves to the next batch, so where blocks end depends only on the records.
@@ -19,7 +19,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { StreamSummary } from '../dissect/pipeline.js';
 import { RecordWriter, encodeRecordInto, type StoredRecord } from './record-codec.js';
 import { BLOCK_BYTES, BLOCK_FORMAT, BLOCK_MAGIC, BLOCK_RECORDS, blockCount } from './record-block.js';
-import { BATCH_BYTES, ITEM_BLOCK, ITEM_CHUNK, ITEM_PROGRESS, ITEM_STREAM } from './import-thread-protocol.js';
+import { BATCH_BYTES, ITEM_BLOCK, ITEM_CHUNK, ITEM_STREAM } from './import-thread-protocol.js';
 import type { IndexField, PostingList, SummaryChunk } from './summary-format.js';
 
 /** A body its record did not keep (too large to inline): stored apart under the record's key. */
@@ -35,7 +35,6 @@ export interface BatchReader {
   /** A block of `count` records as stored (a view of the batch), and its records' bodies kept apart. */
   block(value: Buffer, count: number, bodies: BlockBody[]): void;
   stream(s: StreamSummary): void;
-  progress(packets: number, file: string): void;
   chunk(c: SummaryChunk): void;
 }
 /** Most a batch is given room for at its start: a batch is sent once it passes BATCH_BYTES. */
@@ -129,10 +128,6 @@ export class BatchWriter {
     this.packed(ITEM_STREAM, s);
   }
 
-  progress(packets: number, file: string): void {
-    this.packed(ITEM_PROGRESS, [packets, file]);
-  }
-
   chunk(c: SummaryChunk): void {
     // Postings flat (field, value, rows, field, ...): no map per posting list to pack and read.
     const flat: Array<string | number | Buffer> = [];
@@ -198,10 +193,7 @@ export function readBatch(batch: Uint8Array, to: BatchReader, unpackr: Unpackr):
     const fields = unpackr.unpack(b.subarray(at + 5, at + 5 + n)) as unknown;
     at += 5 + n;
     if (tag === ITEM_STREAM) to.stream(fields as StreamSummary);
-    else if (tag === ITEM_PROGRESS) {
-      const [packets, file] = fields as [number, string];
-      to.progress(packets, file);
-    } else if (tag === ITEM_CHUNK) {
+    else if (tag === ITEM_CHUNK) {
       const [chunk, columns, flat] = fields as [number, Buffer, Array<string | number | Buffer>];
       const postings: PostingList[] = [];
       for (let i = 0; i < flat.length; i += 3) postings.push({ field: flat[i] as IndexField, value: flat[i + 1] as string | number, rows: flat[i + 2] as Buffer });

@@ -1,26 +1,33 @@
 /**
- * Import on two cores: a worker thread (import-worker.ts) reads the captures, reassembles TCP,
+ * Import on two cores: this thread reads the captures, decodes the packets, reassembles TCP and
+ * tracks UDP (readPass) and feeds what it finds to a worker thread (import-feed.ts), which
  * dissects, names endpoints, builds the summary, counts the dissection report and encodes each
- * record as it will be stored, while this thread only writes to LMDB what it is handed: it never
- * decodes a record. `store` is called here with each record in exactly the order a
- * single-threaded pass produces them, so sequence numbers, the summary and every count are the
- * same either way (test/import-thread.test.ts compares the two).
+ * record as it will be stored; this thread then writes to LMDB what it is handed: it never
+ * decodes a record. The thread dissects exactly what, and in exactly the order, a one-thread
+ * pass does, and `store` is called with the blocks that pass stores: sequence numbers, the
+ * summary and every count are the same either way (test/import-thread.test.ts compares the two).
  *
- * A failing pass rejects with the worker's error (a CaptureError stays one); a throwing `store`
- * stops the worker.
+ * A failing pass rejects with its error (a CaptureError from the reading stays one); a throwing
+ * `store` stops the worker.
  */
 import { Worker } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import { CaptureError, type CaptureSource } from '../capture/index.js';
-import type { AnalysisOptions, AnalysisResult, StreamSummary } from '../dissect/pipeline.js';
+import { readPass, withDissection, type AnalysisOptions, type AnalysisResult, type DissectionCounts, type ReadResult, type StreamSummary } from '../dissect/pipeline.js';
 import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
-import type { ThreadMessage, ThreadWorkerData } from './import-thread-protocol.js';
+import { MAX_FEED_IN_FLIGHT, type FeedMessage, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { FeedWriter } from './import-feed.js';
 import type { PassTally } from './pass-steps.js';
 import { readBatch, type BatchReader, type BlockBody } from './import-batch.js';
 import type { SummaryChunk } from './summary-format.js';
 
 const WORKER = new URL('./import-worker.js', import.meta.url);
+
+/** Atomics.waitAsync (Node 16 on), which the ES2022 library's typings do not have. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number, timeout: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
 
 export interface ThreadedImport {
   /** A block of records, enriched and encoded as stored (record-block.ts), and the bodies they did not keep: views of a batch. */
@@ -64,28 +71,30 @@ function startWorker(workerData: ThreadWorkerData): Worker {
   }
 }
 
-export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
-  const inFlight = new SharedArrayBuffer(4);
-  const counter = new Int32Array(inFlight);
-  const { onStream: _s, onProgress: _p, collectStreams: _c, betweenChunks: _b, ...options } = opts;
-  const workerData: ThreadWorkerData = { sources, options, progress: opts.onProgress !== undefined, model, failed, inFlight };
+export async function analyzeInThread(sources: CaptureSource[], model: ClusterModel | null, failed: FailureSettings, opts: AnalysisOptions, to: ThreadedImport): Promise<ThreadedResult> {
+  const started = Date.now();
+  const records = new Int32Array(new SharedArrayBuffer(4));
+  const feeding = new Int32Array(new SharedArrayBuffer(4));
+  const { onStream: _s, onProgress, collectStreams: _c, betweenChunks: _b, ...options } = opts;
+  const workerData: ThreadWorkerData = { options, severalFiles: sources.length > 1, model, failed, inFlight: records.buffer, feedInFlight: feeding.buffer };
   const unpackr = new Unpackr({ useRecords: false });
   const worker = startWorker(workerData);
-  return new Promise((resolve, reject) => {
+  /** The first failure on either side; the other side stops at it. */
+  let failure: Error | null = null;
+  /** Ends the pass from this side (the reading failed): the worker goes. */
+  let stop: (e: Error) => void = () => undefined;
+  const done = new Promise<{ counts: DissectionCounts; end: PassTally }>((resolve, reject) => {
     let settled = false;
-    const settle = (e: Error | null, r?: ThreadedResult): void => {
+    const settle = (e: Error | null, r?: { counts: DissectionCounts; end: PassTally }): void => {
       if (settled) return;
       settled = true;
       void worker.terminate();
-      if (e) reject(e);
-      else resolve(r!);
+      if (e) {
+        failure ??= e;
+        reject(e);
+      } else resolve(r!);
     };
-    const reader: BatchReader = {
-      block: to.store,
-      stream: to.onStream,
-      progress: (n, file) => opts.onProgress?.(n, file),
-      chunk: to.chunk,
-    };
+    const reader: BatchReader = { block: to.store, stream: to.onStream, chunk: to.chunk };
     const batch = (buf: Uint8Array): void => readBatch(buf, reader, unpackr);
     // Messages are handled one at a time, in order, even while betweenBatches makes one wait.
     const queue: ThreadMessage[] = [];
@@ -101,10 +110,10 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
               const wait = to.betweenBatches?.();
               if (wait) await wait;
             } finally {
-              Atomics.sub(counter, 0, 1);
-              Atomics.notify(counter, 0);
+              Atomics.sub(records, 0, 1);
+              Atomics.notify(records, 0);
             }
-          } else if (m.type === 'done') settle(null, { result: m.result, end: m.end });
+          } else if (m.type === 'done') settle(null, { counts: m.counts, end: m.end });
           else settle(rebuildError(m));
         }
       } catch (e) {
@@ -122,5 +131,40 @@ export function analyzeInThread(sources: CaptureSource[], model: ClusterModel | 
       // 'done' may still be queued behind a waiting batch: the pump settles then.
       if (!pumping && queue.length === 0) settle(new Error(`the analysis thread stopped (exit code ${code}) before it finished`));
     });
+    stop = (e) => settle(e);
   });
+  // Seen by whoever awaits it, or by the reading half through `failure`: never unhandled.
+  done.catch(() => undefined);
+  const send = (buf: Uint8Array<ArrayBuffer>): void => {
+    Atomics.add(feeding, 0, 1);
+    const m: FeedMessage = { type: 'feed', buf };
+    worker.postMessage(m, [buf.buffer]);
+  };
+  const feed = new FeedWriter(send);
+  // Between chunks of capture: the reading waits while the thread is MAX_FEED_IN_FLIGHT batches behind, and stops at its failure.
+  const between = async (): Promise<void> => {
+    for (;;) {
+      if (failure) throw failure;
+      const n = Atomics.load(feeding, 0);
+      if (n < MAX_FEED_IN_FLIGHT) return;
+      const w = waitAsync(feeding, 0, n, 1000);
+      if (w.async) await w.value;
+    }
+  };
+  let read: ReadResult;
+  try {
+    read = await readPass(sources, feed, { ...options, onProgress, betweenChunks: between }, true);
+    const last = feed.take();
+    if (last) send(last);
+    const finish: FeedMessage = { type: 'finish', udpStreams: read.udpStreams };
+    worker.postMessage(finish);
+  } catch (e) {
+    const err = failure ?? (e instanceof Error ? e : new Error(String(e)));
+    stop(err);
+    throw err;
+  }
+  const { counts, end } = await done;
+  const report = withDissection(read.report, counts);
+  report.durationMs = Date.now() - started;
+  return { result: { report, files: read.files }, end };
 }

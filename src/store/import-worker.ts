@@ -1,22 +1,25 @@
 /**
- * The import's analysis thread (see import-thread.ts): reads and dissects the captures, names the
- * endpoints, builds the summary and the dissection report's counts, and encodes each record as
- * the workspace stores it, then hands records, bodies, summary chunks and connection summaries to
- * the main thread in order, in batches. It blocks while the main thread
- * is MAX_IN_FLIGHT batches behind, so what waits between the threads stays bounded.
+ * The import's analysis thread (see import-thread.ts): takes what the main thread's reading half
+ * found (import-feed.ts) and dissects it, names the endpoints, builds the summary and the
+ * dissection report's counts, and encodes each record as the workspace stores it, then hands
+ * blocks of records, summary chunks and connection summaries back to the main thread in order,
+ * in batches. It blocks while the main thread is MAX_IN_FLIGHT batches behind, so what waits
+ * between the threads stays bounded either way.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { analyzeCaptures, type StreamSummary } from '../dissect/pipeline.js';
+import { Dissection, type StreamSummary } from '../dissect/pipeline.js';
 import type { DissectedTransaction } from '../dissect/record.js';
 import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
-import { BATCH_BYTES, BATCH_ITEMS, MAX_IN_FLIGHT, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
+import { BATCH_BYTES, BATCH_ITEMS, MAX_IN_FLIGHT, type FeedMessage, type ThreadMessage, type ThreadWorkerData } from './import-thread-protocol.js';
 import { BatchWriter } from './import-batch.js';
+import { FeedReplay } from './import-feed.js';
 import { PassSteps } from './pass-steps.js';
 
 const data = workerData as ThreadWorkerData;
 const port = parentPort!;
 const inFlight = new Int32Array(data.inFlight);
+const feedInFlight = new Int32Array(data.feedInFlight);
 
 const batch = new BatchWriter();
 
@@ -47,29 +50,34 @@ const sink = (t: DissectedTransaction): void => {
   pushed();
 };
 
-async function run(): Promise<void> {
-  const result = await analyzeCaptures(data.sources, sink, {
-    ...data.options,
-    onStream: (s: StreamSummary) => {
-      steps.stream(s);
-      batch.stream(s);
-      pushed();
-    },
-    onProgress: data.progress ? (n: number, file: string) => {
-      batch.progress(n, file);
-      pushed();
-    } : undefined,
-  });
-  const end = steps.finish();
-  batch.endBlock();
-  post();
-  const m: ThreadMessage = { type: 'done', result, end };
-  port.postMessage(m);
-}
+const dissection = new Dissection(sink, data.options, data.severalFiles, (s: StreamSummary) => {
+  steps.stream(s);
+  batch.stream(s);
+  pushed();
+});
+const replay = new FeedReplay(dissection);
+let failed = false;
 
-run().catch((e: unknown) => {
-  const err = e instanceof Error ? e : new Error(String(e));
-  const path = (err as { path?: unknown }).path;
-  const m: ThreadMessage = { type: 'error', name: err.name, message: err.message, stack: err.stack ?? '', path: typeof path === 'string' ? path : undefined };
-  port.postMessage(m);
+port.on('message', (m: FeedMessage) => {
+  if (failed) return;
+  try {
+    if (m.type === 'feed') {
+      replay.play(m.buf);
+      Atomics.sub(feedInFlight, 0, 1);
+      Atomics.notify(feedInFlight, 0);
+      return;
+    }
+    const counts = dissection.finish(m.udpStreams);
+    const end = steps.finish();
+    batch.endBlock();
+    post();
+    const done: ThreadMessage = { type: 'done', counts, end };
+    port.postMessage(done);
+  } catch (e) {
+    failed = true;
+    const err = e instanceof Error ? e : new Error(String(e));
+    const path = (err as { path?: unknown }).path;
+    const out: ThreadMessage = { type: 'error', name: err.name, message: err.message, stack: err.stack ?? '', path: typeof path === 'string' ? path : undefined };
+    port.postMessage(out);
+  }
 });

@@ -161,7 +161,6 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
         seq += count;
       },
       stream: () => undefined,
-      progress: () => undefined,
       chunk: () => undefined,
     };
     const unpackr = new Unpackr({ useRecords: false });
