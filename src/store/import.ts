@@ -35,10 +35,12 @@ export interface ImportOptions {
   /** The snapshot this one was cut out of (a bundle imported into the workspace it came from). */
   parent?: SnapshotMeta['parent'];
   /**
-   * Dissect in a worker thread while this one writes (two cores): 'auto' does so when the
-   * captures hold THREAD_MIN_BYTES or more, where the thread's start-up (~0.1 s) pays off, and a
-   * core is idle now (cpu-load.ts): on a saturated machine the hand-over between the threads is
-   * pure cost (measured: 31 s on two threads against 24 s on one at a load average of 8 on 2 cores).
+   * Dissect in a worker thread while this one reads the captures and writes (import-thread.ts):
+   * 'auto' does so when the captures hold THREAD_MIN_BYTES or more, where the thread's start-up
+   * pays off, and THREAD_MIN_IDLE_CORES cores are idle now (cpu-load.ts). With one thread, LMDB's
+   * own write thread and V8's collector already keep a second core busy: on 2 cores the second
+   * analysis thread was as fast or slower on every bench capture (it adds the feed between the
+   * threads and a second heap to collect), so on such a machine `auto` keeps to one.
    * Default: PODCAP_IMPORT_THREAD (never, always, auto), else auto.
    */
   thread?: 'auto' | 'always' | 'never';
@@ -60,9 +62,16 @@ function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
   return v === 'never' || v === 'always' ? v : 'auto';
 }
 
-/** A core to spare: other processes keep at most all but one of them busy now. */
-async function spareCore(): Promise<boolean> {
-  return availableParallelism() >= 2 && (await otherBusyCores()) <= availableParallelism() - 1;
+/**
+ * Idle cores a two-thread import wants: the reading thread, the analysis thread, and one for
+ * LMDB's writer and V8's collector threads, with one to spare for the rest of the machine.
+ */
+export const THREAD_MIN_IDLE_CORES = 4;
+
+/** Cores to spare for a second analysis thread: other processes leave THREAD_MIN_IDLE_CORES of them idle now. */
+async function spareCores(): Promise<boolean> {
+  const cores = availableParallelism();
+  return cores >= THREAD_MIN_IDLE_CORES && cores - (await otherBusyCores()) >= THREAD_MIN_IDLE_CORES;
 }
 
 function captureBytes(sources: CaptureSource[]): number {
@@ -95,7 +104,7 @@ export interface PassOptions {
 /** How a pass over these sources runs (on two threads or one; reopening or not): import and re-dissection decide alike. */
 export async function passOptions(sources: CaptureSource[], model: ClusterModel | null, opts: Pick<ImportOptions, 'thread' | 'exclusive'>): Promise<PassOptions> {
   const mode = threadMode(opts.thread);
-  const twoThreads = mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && (await spareCore()));
+  const twoThreads = mode === 'always' || (mode === 'auto' && captureBytes(sources) >= THREAD_MIN_BYTES && (await spareCores()));
   return { threaded: twoThreads ? { model } : null, reopen: opts.exclusive === true };
 }
 
