@@ -32,7 +32,7 @@ const waitAsync = (Atomics as unknown as {
 export interface ThreadedImport {
   /** A block of records, enriched and encoded as stored (record-block.ts), and the bodies they did not keep: views of a batch. */
   store: (block: Buffer, count: number, bodies: BlockBody[]) => void;
-  /** A finished summary chunk, after the records in it and before any record after them. */
+  /** A finished summary chunk (after the records in it; records after it may come first, behind an open block). */
   chunk: (c: SummaryChunk) => void;
   onStream: (s: StreamSummary) => void;
   /**

@@ -144,8 +144,8 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
   let end: PassTally;
   const threaded = pass.threaded;
   if (threaded) {
-    // Everything but the writing happens in the thread (PassSteps there): this thread's share is
-    // LMDB's puts, so that LMDB's own write thread has the rest of the core.
+    // This thread reads the captures and writes; the thread dissects, summarises (PassSteps
+    // there) and encodes, handing back blocks of records in sequence order.
     let seq = 0;
     ({ result, end } = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
       store: (block, count, bodies) => {
