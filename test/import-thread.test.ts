@@ -12,7 +12,7 @@ import { DEFAULT_ANALYSIS_OPTIONS, analyzeCaptures } from '../src/dissect/pipeli
 import { analyzeInThread } from '../src/store/import-thread.js';
 import { importSnapshot, type ImportOptions } from '../src/store/import.js';
 import { dissectionSettings } from '../src/config/apply.js';
-import { DEFAULT_SETTINGS } from '../src/config/schema.js';
+import { DEFAULT_SETTINGS } from '../src/config/settings.js';
 import { CHUNK_ROWS } from '../src/store/summary.js';
 import { spawnSync } from 'node:child_process';
 import { fixturesDir } from './support/paths.js';

@@ -9,7 +9,7 @@ import { parse, WORKSPACE_OPTIONS } from './args.js';
 import { CONFIG_FILE_NAME, type LoadedConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../config/example.js';
 import { dissectionSettings } from '../config/apply.js';
-import type { Settings } from '../config/schema.js';
+import type { Settings } from '../config/settings.js';
 import { ProtoRegistry } from '../dissect/proto-registry.js';
 import { DEFAULT_ANALYSIS_OPTIONS } from '../dissect/pipeline.js';
 import { dissectionStatus, type DissectionStatus } from '../query/status.js';

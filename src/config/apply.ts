@@ -1,7 +1,7 @@
 /** The settings turned into what each layer takes: the pipeline's options, the failure policy. */
 import { DEFAULT_ANALYSIS_OPTIONS, type AnalysisOptions } from '../dissect/pipeline.js';
 import { DEFAULT_DNS_OPTIONS } from '../dissect/dns.js';
-import type { Settings } from './schema.js';
+import type { Settings } from './settings.js';
 
 /** What `import` and `redissect` dissect with. */
 export function analysisOptions(s: Settings, base: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): AnalysisOptions {

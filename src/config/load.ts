@@ -5,9 +5,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type { LineCounter, Node, Pair } from 'yaml';
 import type { core } from 'zod';
-import { ConfigSchema, DEFAULT_SETTINGS, type ConfigFile, type Settings } from './schema.js';
+import { configSchema, type ConfigFile } from './schema.js';
+import { DEFAULT_SETTINGS, type Settings } from './settings.js';
+
+type YamlLib = typeof import('yaml');
+let yamlLib: YamlLib | null = null;
+/** yaml, loaded the first time a file is read (~35 ms; most commands find no podcap.yaml). */
+function yaml(): YamlLib {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as YamlLib);
+}
 
 export const CONFIG_FILE_NAME = 'podcap.yaml';
 
@@ -38,9 +47,9 @@ function keyText(path: readonly PathSeg[]): string {
 
 /** The pair under a map whose key reads as `seg` (keys like 8443 are numbers in YAML, strings in the schema). */
 function findPair(node: unknown, seg: PathSeg): Pair<Node, Node> | null {
-  if (!isMap(node)) return null;
+  if (!yaml().isMap(node)) return null;
   for (const it of node.items) {
-    if (isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg)) return it as Pair<Node, Node>;
+    if (yaml().isPair(it) && yaml().isScalar(it.key) && String(it.key.value) === String(seg)) return it as Pair<Node, Node>;
   }
   return null;
 }
@@ -50,7 +59,7 @@ function locate(root: unknown, path: readonly PathSeg[]): { value: Node | null; 
   let node: unknown = root;
   let key: Node | null = null;
   for (const seg of path) {
-    if (isSeq(node) && typeof seg === 'number') {
+    if (yaml().isSeq(node) && typeof seg === 'number') {
       node = node.items[seg];
       key = null;
       continue;
@@ -68,7 +77,7 @@ function lineOf(lc: LineCounter, node: Node | null): number | null {
 }
 
 /** The first problem of a failed check, as a ConfigError on the line it is about. */
-function issueError(file: string, doc: ReturnType<typeof parseDocument>, lc: LineCounter, issue: core.$ZodIssue): ConfigError {
+function issueError(file: string, doc: ReturnType<YamlLib['parseDocument']>, lc: LineCounter, issue: core.$ZodIssue): ConfigError {
   const path = issue.path as PathSeg[];
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as unknown as { keys: string[] }).keys;
@@ -79,13 +88,13 @@ function issueError(file: string, doc: ReturnType<typeof parseDocument>, lc: Lin
   }
   const at = locate(doc.contents, path);
   // An error about a record key (a hint's port) points at the key; others at the value.
-  const node = issue.code === 'custom' && at.key && isScalar(at.key) && /as the key/.test(issue.message) ? at.key : at.value ?? at.key;
+  const node = issue.code === 'custom' && at.key && yaml().isScalar(at.key) && /as the key/.test(issue.message) ? at.key : at.value ?? at.key;
   return new ConfigError(file, lineOf(lc, node), path.length ? keyText(path) : null, issue.message);
 }
 
 /** The keys a section accepts, for the message about one it does not. */
 function allowedKeys(path: readonly PathSeg[]): string[] | null {
-  let shape: unknown = ConfigSchema;
+  let shape: unknown = configSchema();
   for (const seg of path) {
     let s = shape as { unwrap?: () => unknown; shape?: Record<string, unknown> };
     while (s && typeof s.unwrap === 'function' && !s.shape) s = s.unwrap() as typeof s;
@@ -106,7 +115,8 @@ function keyOnLine(text: string, line: number): string | null {
 
 /** Check a file's text; throws ConfigError naming the file, line and key of the first problem. */
 export function parseConfig(text: string, file: string): LoadedConfig {
-  const lc = new LineCounter();
+  const { LineCounter: Lines, parseDocument } = yaml();
+  const lc = new Lines();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
@@ -117,12 +127,12 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(file, lineOf(lc, doc.contents as Node | null), null, 'expected a mapping of settings (workspace:, hints:, protocols:, ...)');
   }
-  const checked = ConfigSchema.safeParse(raw);
+  const checked = configSchema().safeParse(raw);
   if (!checked.success) throw issueError(file, doc, lc, checked.error.issues[0]);
   return merge(checked.data, file, doc, lc);
 }
 
-function merge(cfg: ConfigFile, file: string, doc: ReturnType<typeof parseDocument>, lc: LineCounter): LoadedConfig {
+function merge(cfg: ConfigFile, file: string, doc: ReturnType<YamlLib['parseDocument']>, lc: LineCounter): LoadedConfig {
   const s: Settings = structuredClone(DEFAULT_SETTINGS);
   const origins: Record<string, string> = {};
   const here = dirname(file);

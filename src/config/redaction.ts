@@ -2,7 +2,7 @@
  * podcap.yaml's redaction rules in the shape query/redact.ts's Redactor takes them
  * (RedactionRules): the surfaces (CLI, MCP, reports) build their Redactor from this.
  */
-import type { Settings } from './schema.js';
+import type { Settings } from './settings.js';
 
 export interface ConfiguredRedaction {
   headers: string[];

@@ -5,7 +5,7 @@ import type { SnapshotMeta } from '../store/snapshot.js';
 import { Redactor, type RedactionRules } from '../query/redact.js';
 import type { Workspace } from '../store/workspace.js';
 import { ToolError } from './result.js';
-import { DEFAULT_SETTINGS, type Settings } from '../config/schema.js';
+import { DEFAULT_SETTINGS, type Settings } from '../config/settings.js';
 
 export interface ServerOptions {
   /** .proto files to decode gRPC messages with (else each snapshot's own, else schema-less). */

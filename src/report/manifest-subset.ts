@@ -6,7 +6,7 @@
  * snapshot's own manifest files (named at import, or found beside the captures),
  * written back as one `kind: List` YAML that the k8s loader reads.
  */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { readLocation } from '../capture/index.js';
 import { canonicalIp } from '../k8s/ip.js';
 import { manifestObjects } from '../k8s/manifest.js';
@@ -113,5 +113,7 @@ export async function manifestSubset(snap: SnapshotMeta, addresses: Set<string>)
   const kept: Record<string, number> = {};
   for (const o of items) kept[o.kind!] = (kept[o.kind!] ?? 0) + 1;
   if (items.length === 0) return { yaml: null, kept, notes: [...notes, 'no object of the manifest names these addresses'] };
+  // yaml loaded here, when a bundle is written, not by every command that loads the CLI.
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   return { yaml: stringify({ apiVersion: 'v1', kind: 'List', items }, { lineWidth: 0 }), kept, notes };
 }

@@ -16,7 +16,7 @@ import { Enricher } from '../k8s/enrich.js';
 import { IdentityResolver } from '../k8s/identity.js';
 import { snapshotManifest } from './manifests.js';
 import { analysisOptions, dissectionSettings, type DissectionSettings } from '../config/apply.js';
-import { DEFAULT_SETTINGS } from '../config/schema.js';
+import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { DissectionReportBuilder } from './dissection-report.js';
 import { PassSteps, type PassTally } from './pass-steps.js';
 import { BatchWriter, readBatch, type BatchReader } from './import-batch.js';
