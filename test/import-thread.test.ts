@@ -59,6 +59,10 @@ describe('import on two threads stores what import on one does', () => {
     ['HTTP/2 and gRPC', [join(fixturesDir, 'h2', 'h2c-prior-knowledge.pcap'), join(fixturesDir, 'grpc', 'grpc.pcap')]],
     ['two nodes, one pcapng, with a VXLAN underlay', [join(fixturesDir, 'nodes')]],
     ['a capture cut short (imported with damage counted)', [join(fixturesDir, 'damaged', 'cut.pcap')]],
+    // What the feed between the threads carries besides data: gaps, connections caught mid-stream, resets, retransmissions.
+    ['loss, reordering and a gap in the capture (netem)', [join(fixturesDir, 'lossy')]],
+    ['connections caught mid-stream: HTTP/1, HTTP/2 without its preface, gRPC', [join(fixturesDir, 'layouts', 'exchange-midstream.pcap'), join(fixturesDir, 'h2', 'h2-no-preface.pcap'), join(fixturesDir, 'grpc', 'grpc-midstream.pcap')]],
+    ['an h2c upgrade', [join(fixturesDir, 'h2', 'h2c-upgrade.pcap')]],
   ];
   const many = (): string => {
     const file = join(tmp.dir, 'replayed.pcap');

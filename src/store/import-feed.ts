@@ -64,8 +64,8 @@ export class FeedWriter implements PassTarget {
     u16(w, conn.server.port);
     return {
       data: (dir, bytes, ts) => {
-        this.w.u8(DATA);
         const x = this.w;
+        x.u8(DATA);
         x.u32(conn.id);
         x.u8(dir | (conn.midstream ? 2 : 0));
         x.f64(ts);
@@ -73,16 +73,16 @@ export class FeedWriter implements PassTarget {
         this.full();
       },
       gap: (dir, length, ts) => {
-        this.w.u8(GAP);
         const x = this.w;
+        x.u8(GAP);
         x.u32(conn.id);
         x.u8(dir);
         x.f64(ts);
         x.f64(length);
       },
       end: (reason, ts) => {
-        this.w.u8(END);
         const x = this.w;
+        x.u8(END);
         x.u32(conn.id);
         x.u8(REASONS.indexOf(reason));
         x.f64(ts);
@@ -105,8 +105,8 @@ export class FeedWriter implements PassTarget {
   dns(payload: Buffer, ts: number, src: TcpEndpoint, dst: TcpEndpoint, flow: number, file: number): void {
     const s = this.address(src.ip);
     const d = this.address(dst.ip);
-    this.w.u8(DNS);
     const x = this.w;
+    x.u8(DNS);
     x.f64(ts);
     x.u32(s);
     u16(x, src.port);
@@ -121,10 +121,6 @@ export class FeedWriter implements PassTarget {
   tick(ts: number): void {
     this.w.u8(TICK);
     this.w.f64(ts);
-  }
-
-  get bytes(): number {
-    return this.w.pos;
   }
 
   /** The batch so far, in memory of its own to transfer (null when empty); the next one starts empty. */
