@@ -83,7 +83,7 @@ function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
  * Idle cores a two-thread import wants: the reading thread, the analysis thread, and one for
  * LMDB's writer and V8's collector threads, with one to spare for the rest of the machine.
  */
-export const THREAD_MIN_IDLE_CORES = 4;
+const THREAD_MIN_IDLE_CORES = 4;
 
 /** Cores to spare for a second analysis thread: other processes leave THREAD_MIN_IDLE_CORES of them idle now. */
 async function spareCores(): Promise<boolean> {
