@@ -204,3 +204,59 @@ describe('record layout: corners', () => {
   });
 });
 
+
+
+/**
+ * Two records as the codec of FORMAT 1 wrote them (every extra one msgpack map), from
+ * fixtures/grpc/grpc.pcap (a gRPC call with trailers) and fixtures/h2/h2c-upgrade.pcap.
+ */
+const FORMAT_1 = [{"file": "fixtures/grpc/grpc.pcap", "hex": "wQECEdxAeCAqhBlDi2zn+6lxIEBUwXggKoQZQwoxMjcuMC4wLjE8rgAAAAADAAAAAAAAAAAACjEyNy4wLjAuMYPDAAAAAAMAAAAAAAAAAAABAAAABVBPU1QcL3Nob3AudjEuQ2F0YWxvZy9HZXRQcm9kdWN0HC9zaG9wLnYxLkNhdGFsb2cvR2V0UHJvZHVjdAEHSFRUUC8yCQAAAAs6YXV0aG9yaXR5EDEyNy4wLjAuMTo1MDA1MQg6bWV0aG9kBVBPU1QGOnBhdGgcL3Nob3AudjEuQ2F0YWxvZy9HZXRQcm9kdWN0CDpzY2hlbWUFaHR0cBVncnBjLWFjY2VwdC1lbmNvZGluZxZpZGVudGl0eSxkZWZsYXRlLGd6aXAQYWNjZXB0LWVuY29kaW5nCWlkZW50aXR5C3VzZXItYWdlbnQocG9kY2FwLWZpeHR1cmVzLzEuMCBncnBjLW5vZGUtanMvMS4xNC43DWNvbnRlbnQtdHlwZRFhcHBsaWNhdGlvbi9ncnBjA3RlCXRyYWlsZXJzAAAAAAAwgEAAAAAAAIBBQAAAAAAAgEFAAAAAAAAAAGlAAQdIVFRQLzIFAAAACDpzdGF0dXMEMjAwDWNvbnRlbnQtdHlwZRdhcHBsaWNhdGlvbi9ncnBjK3Byb3RvFWdycGMtYWNjZXB0LWVuY29kaW5nFmlkZW50aXR5LGRlZmxhdGUsZ3ppcA5ncnBjLWVuY29kaW5nCWlkZW50aXR5BWRhdGUeVHVlLCAyNCBOb3YgMjAyNiAxOToxNToyMSBHTVQAAAAAALByQAAAAAAAIHBAAAAAAAAgcEAAAAAAAAAAAAAAAAAAVQEAAN4AA6VodHRwMt4ABKhzdHJlYW1JZAGpcmVzZXRDb2RlwKdyZXNldEJ5wKZwdXNoZWTCpGdycGPeAAmnc2VydmljZa9zaG9wLnYxLkNhdGFsb2embWV0aG9kqkdldFByb2R1Y3SoZW5jb2RpbmfAqmdycGNTdGF0dXMAqnN0YXR1c05hbWWiT0unbWVzc2FnZaJPS69yZXF1ZXN0TWVzc2FnZXMBsHJlc3BvbnNlTWVzc2FnZXMBqG1lc3NhZ2Vzkt4ABaRmcm9tpmNsaWVudKJ0c8tDGYQqIHhA3Kpjb21wcmVzc2VkwqRzaXplHqZvZmZzZXQA3gAFpGZyb22mc2VydmVyonRzy0MZhCogeJeoqmNvbXByZXNzZWTCpHNpemXM/aZvZmZzZXQAqHRyYWlsZXJzkpKrZ3JwYy1zdGF0dXOhMJKsZ3JwYy1tZXNzYWdlok9L"}, {"file": "fixtures/h2/h2c-upgrade.pcap", "hex": "wQEBEeyVNiQqhBlDrkfhehSuDkDY0TYkKoQZQwoxMjcuMC4wLjF85wAAAAADAAAAAAAAAAAACjEyNy4wLjAuMb9GAAAAAAMAAAAAAAAAAAABAAAABEdFVAwvaW5kZXguaHRtbAwvaW5kZXguaHRtbAEHSFRUUC8yBwAAAAVIb3N0EDEyNy4wLjAuMToxODExMQdBY2NlcHQEKi8qC0Nvbm5lY3Rpb24YVXBncmFkZSwgSFRUUDItU2V0dGluZ3MIVXBncmFkZQRoMmMPSFRUUDItU2V0dGluZ3MZQUFNQUFBQmtBQVFDQUFBQUFBSUFBQUFBDXgtcmVxdWVzdC1pZAh1cC0wMDAxC3VzZXItYWdlbnQbcG9kY2FwLWZpeHR1cmVzLzEuMCAoY3VybCkAAAAAAEB4QAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAaUABB0hUVFAvMgYAAAAIOnN0YXR1cwQyMDANY29udGVudC10eXBlGXRleHQvaHRtbDsgY2hhcnNldD11dGYtOA9jb250ZW50LWxlbmd0aAQxNTMFZGF0ZR5UdWUsIDI0IE5vdiAyMDI2IDE5OjE1OjM3IEdNVAdzZXJ2ZXIIbmdodHRweAR2aWEMMS4xIG5naHR0cHgAAAAAALBzQAAAAAAAIGNAAAAAAAAgY0AAAAAAAAAAaUABAAAAHXVwZ3JhZGVkIGZyb20gSFRUUC8xLjEgKGgyYykyAAAA3gABpWh0dHAy3gAEqHN0cmVhbUlkAalyZXNldENvZGXAp3Jlc2V0QnnApnB1c2hlZMI="}];
+
+describe('HTTP/2 and gRPC parts laid out (FORMAT 2)', () => {
+  it('a gRPC call and an HTTP/2 stream are laid out, not packed, and read back whole', async () => {
+    for (const { file } of FORMAT_1) {
+      const { sources } = await listCaptureSources([join(fixturesDir, '..', file)]);
+      const txs: DissectedTransaction[] = [];
+      await analyzeCaptures(sources, (t) => txs.push(t), DEFAULT_ANALYSIS_OPTIONS);
+      const laid = txs.filter((t) => t.record.http2 || t.record.grpc);
+      assert.ok(laid.length > 0, file);
+      for (const t of laid) {
+        const bytes = encodeRecord(t.record);
+        // msgpack would carry the keys' names; the layout carries none.
+        for (const key of ['streamId', 'resetCode', 'responseMessages', 'statusName']) assert.ok(!bytes.includes(key), `${file}: ${key} in the bytes`);
+        assertRoundTrip(t.record, file);
+      }
+    }
+  });
+
+  it('records written in FORMAT 1 still read as the same records', async () => {
+    for (const { file, hex } of FORMAT_1) {
+      const old = Buffer.from(hex, 'base64');
+      assert.equal(old[1], 1, 'written in FORMAT 1');
+      const { sources } = await listCaptureSources([join(fixturesDir, '..', file)]);
+      const txs: DissectedTransaction[] = [];
+      await analyzeCaptures(sources, (t) => txs.push(t), DEFAULT_ANALYSIS_OPTIONS);
+      const back = decodeRecord(old);
+      const same = txs.find((t) => t.record.timestamp === back.timestamp && t.record.stream.id === back.stream.id && t.record.http2?.streamId === back.http2?.streamId);
+      assert.ok(same, `${file}: the record is among the fixture's`);
+      assert.ok(back.http2, file);
+      if (file.includes('grpc')) assert.ok(back.grpc && back.response?.trailers, 'a gRPC call with trailers');
+      assert.equal(JSON.stringify(back), JSON.stringify(decodeRecord(encodeRecord(same.record))), file);
+    }
+  });
+
+  it('a part of another shape than the dissectors make is packed, and read back as it was', () => {
+    const base: StoredRecord = {
+      protocol: 'grpc', timestamp: 1, elapsedTime: 1, responseTimestamp: 2, src: endpoint('10.0.0.1', 1), dst: endpoint('10.0.0.2', 2),
+      stream: { id: 1, transport: 'tcp' },
+      request: { method: 'POST', url: '/a.B/C', path: '/a.B/C', query: '', version: 'HTTP/2', headers: [], headersSize: 0, bodySize: 0, wireBodySize: 0, contentEncoding: null, body: null },
+      response: null, status: 0, failed: false, notes: [],
+    };
+    const odd = { ...base, http2: { pushed: false, streamId: 3, resetCode: null, resetBy: null } } as StoredRecord;
+    const bytes = encodeRecord(odd);
+    assert.ok(bytes.includes('streamId'), 'packed');
+    assertRoundTrip(odd, 'keys in another order');
+    const extra = { ...base, grpc: { service: 'a.B', method: 'C', encoding: null, grpcStatus: null, statusName: 'OK', message: null, requestMessages: 1, responseMessages: 0, messages: [{ from: 'client', ts: 1, compressed: false, size: 3, offset: 0, note: 'x' }] } } as unknown as StoredRecord;
+    assertRoundTrip(extra, 'a message with a key of its own');
+  });
+});

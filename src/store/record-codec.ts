@@ -10,8 +10,9 @@
  * fractional or null are f64 (null as NULL_NUMBER's bit pattern, a NaN no record holds). Header
  * fields: an HTTP/1 block kept raw (header-block.ts) is one string, split when read; a HeaderList
  * is a count and its pairs. DNS details have a layout too (a DNS capture is one record per
- * query). What only some records carry (http2, grpc, trailers, a body filled in) goes in one
- * msgpack map at the end: nested, and not worth a layout.
+ * query). What only some records carry goes at the end: an HTTP/2 stream's details, a gRPC
+ * call's and trailers laid out too (FORMAT 2; see writeExtras), anything rarer as one msgpack
+ * map (as every extra was in FORMAT 1, which is still read).
  *
  * MAGIC is 0xc1, the one byte msgpack never uses, so records stored before this layout (msgpack
  * maps) are told apart by their first byte and still read.
@@ -21,12 +22,13 @@ import { parseHeaderBlock } from '../dissect/header-block.js';
 // The summary's protocol codes: one numbering for everything stored.
 import { PROTOCOLS } from './summary-format.js';
 import type { DnsQuestion, DnsRecordInfo } from '../dissect/dns-message.js';
-import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, HeaderList, HttpRequest, HttpResponse, TransactionRecord } from '../dissect/record.js';
+import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, GrpcMessageInfo, HeaderList, Http2Info, HttpRequest, HttpResponse, TransactionRecord } from '../dissect/record.js';
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 
 const MAGIC = 0xc1;
-const FORMAT = 1;
+/** 2: the HTTP/2 and gRPC parts laid out (extrasLayout); 1: all extras one msgpack map, still read. */
+const FORMAT = 2;
 const KINDS: readonly EndpointKind[] = ['pod', 'service', 'node', 'external'];
 const TAG_NULL = 0;
 const TAG_UTF8 = 0xff;
@@ -276,15 +278,7 @@ export function encodeRecordInto(w: RecordWriter, r: StoredRecord, requestBody: 
   for (const n of r.notes) w.str(n);
   if (hasEvidence) w.str(r.evidence);
   if (r.dns) writeDns(w, r.dns);
-  if (hasExtras) {
-    const x: Extras = {};
-    if (r.http2) x.http2 = r.http2;
-    if (r.grpc) x.grpc = r.grpc;
-    if (r.response?.trailers) x.trailers = r.response.trailers;
-    if (r.request.body) x.requestBody = r.request.body;
-    if (r.response?.body) x.responseBody = r.response.body;
-    w.bytes(extrasPackr.pack(x));
-  }
+  if (hasExtras) writeExtras(w, r);
   if (inlined.request) w.bytes(requestBody!);
   if (inlined.response) w.bytes(responseBody!);
   return inlined;
@@ -316,7 +310,11 @@ export function isLayoutRecord(b: Uint8Array): boolean {
 
 class Reader {
   pos = 2;
-  constructor(private readonly buf: Buffer) {}
+  /** The record's FORMAT byte. */
+  readonly format: number;
+  constructor(private readonly buf: Buffer) {
+    this.format = buf[1];
+  }
 
   u8(): number {
     return this.buf[this.pos++];
@@ -458,7 +456,7 @@ function readRecord(rd: Reader): StoredRecord {
   const r: StoredRecord = { protocol, timestamp, elapsedTime, responseTimestamp, src, dst, stream, request, response, status, failed: (flags & FAILED) !== 0, notes };
   const dns = flags & HAS_DNS ? readDns(rd) : null;
   if (flags & HAS_EXTRAS) {
-    const x = extrasPackr.unpack(rd.bytes()) as Extras;
+    const x = rd.format >= 2 ? readExtras(rd) : extrasPackr.unpack(rd.bytes()) as Extras;
     if (x.http2) r.http2 = x.http2;
     if (x.grpc) r.grpc = x.grpc;
     if (x.requestBody) request.body = x.requestBody;
@@ -569,4 +567,116 @@ function readDns(rd: Reader): DnsInfo {
   const role = rd.u8();
   const searchPath = role > 0 ? { base: rd.text(), role: ROLES[role - 1], resolvedAs: rd.str() } : null;
   return { id, opcode, transport, questions, answers, authorities, additionals, rcode, flags, edns, retries, queryLength, responseLength, searchPath };
+}
+
+/**
+ * The parts only some records carry. Most are an HTTP/2 stream's (every HTTP/2 and gRPC call)
+ * and a gRPC call's: laid out field by field, as msgpack cost an h2c or gRPC import a tenth of
+ * its time. What is rarer (bodies filled in, or a part of another shape than the dissectors
+ * make, whose keys a layout would not give back as they were) goes as one msgpack map.
+ */
+const X_HTTP2 = 1;
+const X_GRPC = 2;
+const X_TRAILERS = 4;
+const X_PACKED = 8;
+const HTTP2_KEYS = ['streamId', 'resetCode', 'resetBy', 'pushed'];
+const GRPC_KEYS = ['service', 'method', 'encoding', 'grpcStatus', 'statusName', 'message', 'requestMessages', 'responseMessages', 'messages'];
+const MESSAGE_KEYS = ['from', 'ts', 'compressed', 'size', 'offset'];
+const RESET_BY: ReadonlyArray<Http2Info['resetBy']> = [null, 'client', 'server'];
+
+/** Whether `o` has exactly these keys, in this order (what a layout gives back). */
+function keysAre(o: object, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const k in o) if (k !== keys[i++]) return false;
+  return i === keys.length;
+}
+
+function laidOut(r: StoredRecord): boolean {
+  if (r.request.body !== null || (r.response !== null && r.response.body !== null)) return false;
+  if (r.http2 !== undefined && !keysAre(r.http2, HTTP2_KEYS)) return false;
+  const g = r.grpc;
+  if (g !== undefined) {
+    if (!keysAre(g, GRPC_KEYS)) return false;
+    for (const m of g.messages) if (!keysAre(m, MESSAGE_KEYS)) return false;
+  }
+  return true;
+}
+
+function writeExtras(w: RecordWriter, r: StoredRecord): void {
+  if (!laidOut(r)) {
+    const x: Extras = {};
+    if (r.http2) x.http2 = r.http2;
+    if (r.grpc) x.grpc = r.grpc;
+    if (r.response?.trailers) x.trailers = r.response.trailers;
+    if (r.request.body) x.requestBody = r.request.body;
+    if (r.response?.body) x.responseBody = r.response.body;
+    w.u8(X_PACKED);
+    w.bytes(extrasPackr.pack(x));
+    return;
+  }
+  const h = r.http2;
+  const g = r.grpc;
+  const trailers = r.response?.trailers;
+  w.u8((h ? X_HTTP2 : 0) | (g ? X_GRPC : 0) | (trailers ? X_TRAILERS : 0));
+  if (h) {
+    w.f64(h.streamId);
+    w.str(h.resetCode);
+    w.u8(RESET_BY.indexOf(h.resetBy));
+    w.u8(h.pushed ? 1 : 0);
+  }
+  if (g) {
+    w.str(g.service);
+    w.str(g.method);
+    w.str(g.encoding);
+    w.num(g.grpcStatus);
+    w.str(g.statusName);
+    w.str(g.message);
+    w.f64(g.requestMessages);
+    w.f64(g.responseMessages);
+    w.u32(g.messages.length);
+    for (const m of g.messages) {
+      w.u8((m.from === 'server' ? 1 : 0) | (m.compressed ? 2 : 0));
+      w.f64(m.ts);
+      w.f64(m.size);
+      w.f64(m.offset);
+    }
+  }
+  if (trailers) {
+    w.u32(trailers.length);
+    for (const [n, v] of trailers) {
+      w.str(n);
+      w.str(v);
+    }
+  }
+}
+
+function readExtras(rd: Reader): Extras {
+  const parts = rd.u8();
+  if (parts & X_PACKED) return extrasPackr.unpack(rd.bytes()) as Extras;
+  const x: Extras = {};
+  if (parts & X_HTTP2) {
+    x.http2 = { streamId: rd.f64(), resetCode: rd.str(), resetBy: RESET_BY[rd.u8()], pushed: rd.u8() === 1 };
+  }
+  if (parts & X_GRPC) {
+    const service = rd.text();
+    const method = rd.text();
+    const encoding = rd.str();
+    const grpcStatus = rd.num();
+    const statusName = rd.text();
+    const message = rd.str();
+    const requestMessages = rd.f64();
+    const responseMessages = rd.f64();
+    const messages: GrpcMessageInfo[] = [];
+    for (let i = rd.u32(); i > 0; i--) {
+      const b = rd.u8();
+      messages.push({ from: b & 1 ? 'server' : 'client', ts: rd.f64(), compressed: (b & 2) !== 0, size: rd.f64(), offset: rd.f64() });
+    }
+    x.grpc = { service, method, encoding, grpcStatus, statusName, message, requestMessages, responseMessages, messages };
+  }
+  if (parts & X_TRAILERS) {
+    const trailers: HeaderList = [];
+    for (let i = rd.u32(); i > 0; i--) trailers.push([rd.text(), rd.text()]);
+    x.trailers = trailers;
+  }
+  return x;
 }
