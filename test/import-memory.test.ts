@@ -78,3 +78,22 @@ describe('a workspace reopened in the middle of an import', () => {
     assert.deepEqual(ws.summary(again).chunk(0), ws.summary(ref).chunk(0));
   });
 });
+
+describe('when a long import reopens its workspace', () => {
+  it('once the pages mapped pass the threshold over the start, and not again before they grow further', async () => {
+    const { ReopenTrigger } = await import('../src/store/import.js');
+    const MB = 1 << 20;
+    const t = new ReopenTrigger(44 * MB, 64 * MB, 32 * MB);
+    assert.equal(t.due(100 * MB), false);
+    assert.equal(t.due(108 * MB), true);
+    // Pages read again at once stay mapped after the reopen: the next one comes at the threshold
+    // over the start all the same, not at the threshold over what stayed.
+    t.reopened(70 * MB);
+    assert.equal(t.due(107 * MB), false);
+    assert.equal(t.due(108 * MB), true);
+    // Had the reopen released little, it waits for more growth rather than reopening at every check.
+    t.reopened(110 * MB);
+    assert.equal(t.due(120 * MB), false);
+    assert.equal(t.due(142 * MB), true);
+  });
+});

@@ -56,6 +56,8 @@ export interface ImportOptions {
 export const THREAD_MIN_BYTES = 32 << 20;
 /** Resident memory LMDB's mapped pages may add during an import before the workspace is reopened. */
 const REOPEN_RSS_BYTES = 64 << 20;
+/** Growth of mapped pages since the last reopen below which another is not worth it. */
+const REOPEN_MIN_GROWTH = 32 << 20;
 
 /**
  * What of this process's resident memory maps files (LMDB's pages, and Node's own code, ~44 MB;
@@ -72,6 +74,28 @@ function mappedBytes(): number {
     // Not Linux: the whole resident size will do.
   }
   return process.memoryUsage.rss();
+}
+
+/**
+ * When to reopen the workspace: once REOPEN_RSS_BYTES more pages are mapped than at the pass's
+ * start. Counted from the start, not from the last reopen: what stays mapped just after one
+ * (pages read again at once) would otherwise raise every next trigger (the 3 GB import held up
+ * to 150 MB of pages with a 64 MB threshold); but only after REOPEN_MIN_GROWTH more since the
+ * last, so that such pages cannot make it reopen at every check.
+ */
+export class ReopenTrigger {
+  private after: number;
+  constructor(private readonly start: number, private readonly threshold = REOPEN_RSS_BYTES, private readonly minGrowth = REOPEN_MIN_GROWTH) {
+    this.after = start;
+  }
+
+  due(mapped: number): boolean {
+    return mapped >= this.start + this.threshold && mapped >= this.after + this.minGrowth;
+  }
+
+  reopened(mapped: number): void {
+    this.after = mapped;
+  }
 }
 
 function threadMode(opt: ImportOptions['thread']): 'auto' | 'always' | 'never' {
@@ -148,14 +172,12 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
   const settings = meta.config?.settings ?? dissectionSettings(DEFAULT_SETTINGS, meta.protoDirs);
   const summary = ws.summaryWriter(key);
   const analysis = analysisOptions({ ...DEFAULT_SETTINGS, ...settings }, base);
-  // LMDB keeps the pages it has written mapped and resident: let them go every REOPEN_RSS_BYTES.
-  let rssMark = mappedBytes();
+  // LMDB keeps the pages it has written mapped and resident: let them go now and then.
+  const trigger = new ReopenTrigger(mappedBytes());
   let calls = 0;
   const relieve = (): Promise<void> | null => {
-    if (!pass.reopen || (++calls & 7) !== 0 || mappedBytes() < rssMark + REOPEN_RSS_BYTES) return null;
-    return ws.reopen().then(() => {
-      rssMark = mappedBytes();
-    });
+    if (!pass.reopen || (++calls & 3) !== 0 || !trigger.due(mappedBytes())) return null;
+    return ws.reopen().then(() => trigger.reopened(mappedBytes()));
   };
   let result: AnalysisResult;
   let end: PassTally;
