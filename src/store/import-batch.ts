@@ -17,8 +17,8 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import type { StreamSummary } from '../dissect/pipeline.js';
-import { RecordWriter, encodeRecordInto, type StoredRecord } from './record-codec.js';
-import { BLOCK_BYTES, BLOCK_FORMAT, BLOCK_MAGIC, BLOCK_RECORDS, blockCount } from './record-block.js';
+import { MAGIC, RecordWriter, encodeRecordInto, type StoredRecord } from './record-codec.js';
+import { BLOCK_BYTES, BLOCK_FORMAT, BLOCK_RECORDS, blockCount } from './record-block.js';
 import { BATCH_BYTES, ITEM_BLOCK, ITEM_CHUNK, ITEM_STREAM } from './import-thread-protocol.js';
 import type { IndexField, PostingList, SummaryChunk } from './summary-format.js';
 
@@ -41,23 +41,13 @@ export interface BatchReader {
 const MAX_ROOM = BATCH_BYTES + (BATCH_BYTES >> 1);
 const MIN_ROOM = 64 << 10;
 
-/**
- * A writer with room for `size` bytes from the start, in memory of its own (unpooled): growing
- * would copy everything written so far.
- */
-function freshWriter(size: number): RecordWriter {
-  const w = new RecordWriter();
-  w.buf = Buffer.allocUnsafeSlow(size);
-  return w;
-}
-
 export class BatchWriter {
   /**
    * Room for the next batch: the last one's size and a quarter more. Batches of one capture are
    * alike, and room left unused would still count as memory the receiving thread holds.
    */
   private room = MAX_ROOM;
-  private w = freshWriter(this.room);
+  private w = RecordWriter.transferable(this.room);
   private readonly packr = new Packr({ useRecords: false });
   items = 0;
 
@@ -79,7 +69,7 @@ export class BatchWriter {
       this.blockAt = w.pos;
       w.u8(ITEM_BLOCK);
       w.u32(0);
-      w.u8(BLOCK_MAGIC);
+      w.u8(MAGIC);
       w.u8(BLOCK_FORMAT);
     }
     const start = this.blockAt + 5;
@@ -151,19 +141,17 @@ export class BatchWriter {
       this.w.pos = this.blockAt;
       this.moveHeld();
     }
-    const { buf, pos } = this.w;
+    const taken = this.w;
+    const pos = taken.pos;
     this.room = Math.min(MAX_ROOM, Math.max(MIN_ROOM, pos + (pos >> 2)));
-    this.w = freshWriter(this.room);
+    this.w = RecordWriter.transferable(this.room);
     this.items = 0;
     if (open) {
       this.blockAt = 0;
       this.w.raw(open);
       this.items = this.ends.length;
     }
-    // Unpooled (allocUnsafeSlow, or grown by allocUnsafe past the pool's size): the whole ArrayBuffer is this batch's.
-    const ab = buf.buffer;
-    if (!(ab instanceof ArrayBuffer) || buf.byteOffset !== 0) throw new Error('import batch: not in memory of its own');
-    return new Uint8Array(ab, 0, pos);
+    return taken.transferred();
   }
 }
 

@@ -37,11 +37,9 @@ const ROLES: ReadonlyArray<TcpConnection['roles']> = ['syn', 'guessed'];
 /** A batch is handed on once it holds this much. */
 export const FEED_BATCH_BYTES = 1 << 20;
 
-/** Room for a batch, in memory of its own (it is transferred). */
+/** Room for a batch (it is transferred). */
 function freshWriter(): RecordWriter {
-  const w = new RecordWriter();
-  w.buf = Buffer.allocUnsafeSlow(FEED_BATCH_BYTES + (FEED_BATCH_BYTES >> 2));
-  return w;
+  return RecordWriter.transferable(FEED_BATCH_BYTES + (FEED_BATCH_BYTES >> 2));
 }
 
 export class FeedWriter implements PassTarget {
@@ -125,12 +123,10 @@ export class FeedWriter implements PassTarget {
 
   /** The batch so far, in memory of its own to transfer (null when empty); the next one starts empty. */
   take(): Uint8Array<ArrayBuffer> | null {
-    const { buf, pos } = this.w;
-    if (pos === 0) return null;
+    const taken = this.w;
+    if (taken.pos === 0) return null;
     this.w = freshWriter();
-    const ab = buf.buffer;
-    if (!(ab instanceof ArrayBuffer) || buf.byteOffset !== 0) throw new Error('import feed: not in memory of its own');
-    return new Uint8Array(ab, 0, pos);
+    return taken.transferred();
   }
 
   private full(): void {

@@ -42,4 +42,4 @@ export type FeedMessage =
 export type ThreadMessage =
   | { type: 'batch'; buf: Uint8Array }
   | { type: 'done'; counts: DissectionCounts; end: PassTally }
-  | { type: 'error'; name: string; message: string; stack: string; path?: string };
+  | { type: 'error'; name: string; message: string; stack: string };

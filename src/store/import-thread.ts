@@ -7,12 +7,12 @@
  * pass does, and `store` is called with the blocks that pass stores: sequence numbers, the
  * summary and every count are the same either way (test/import-thread.test.ts compares the two).
  *
- * A failing pass rejects with its error (a CaptureError from the reading stays one); a throwing
+ * A failing pass rejects with its error (a CaptureError from the reading, on this thread, stays one); a throwing
  * `store` stops the worker.
  */
 import { Worker } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
-import { CaptureError, type CaptureSource } from '../capture/index.js';
+import type { CaptureSource } from '../capture/index.js';
 import { readPass, withDissection, type AnalysisOptions, type AnalysisResult, type DissectionCounts, type ReadResult, type StreamSummary } from '../dissect/pipeline.js';
 import type { ClusterModel } from '../k8s/model.js';
 import type { FailureSettings } from '../dissect/failure-policy.js';
@@ -43,8 +43,8 @@ export interface ThreadedImport {
 }
 
 function rebuildError(m: Extract<ThreadMessage, { type: 'error' }>): Error {
-  const e = m.name === 'CaptureError' && m.path !== undefined ? new CaptureError(m.message, m.path) : new Error(m.message);
-  if (m.name !== 'CaptureError') e.name = m.name;
+  const e = new Error(m.message);
+  e.name = m.name;
   e.stack = m.stack;
   return e;
 }

@@ -76,8 +76,7 @@ port.on('message', (m: FeedMessage) => {
   } catch (e) {
     failed = true;
     const err = e instanceof Error ? e : new Error(String(e));
-    const path = (err as { path?: unknown }).path;
-    const out: ThreadMessage = { type: 'error', name: err.name, message: err.message, stack: err.stack ?? '', path: typeof path === 'string' ? path : undefined };
+    const out: ThreadMessage = { type: 'error', name: err.name, message: err.message, stack: err.stack ?? '' };
     port.postMessage(out);
   }
 });

@@ -19,7 +19,7 @@ import { analysisOptions, dissectionSettings, type DissectionSettings } from '..
 import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { DissectionReportBuilder } from './dissection-report.js';
 import { PassSteps, type PassTally } from './pass-steps.js';
-import { BatchWriter, readBatch, type BatchReader } from './import-batch.js';
+import { BatchWriter, readBatch, type BatchReader, type BlockBody } from './import-batch.js';
 import { BATCH_BYTES, BATCH_ITEMS } from './import-thread-protocol.js';
 import { Unpackr } from 'msgpackr';
 
@@ -179,18 +179,20 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
     if (!pass.reopen || (++calls & 3) !== 0 || !trigger.due(mappedBytes())) return null;
     return ws.reopen().then(() => trigger.reopened(mappedBytes()));
   };
+  // Blocks come in sequence order, either way: each one's first record follows the last one's.
+  let seq = 0;
+  const storeBlock = (block: Buffer, count: number, bodies: BlockBody[]): void => {
+    ws.writeBlock(key, seq + 1, block, bodies);
+    seq += count;
+  };
   let result: AnalysisResult;
   let end: PassTally;
   const threaded = pass.threaded;
   if (threaded) {
     // This thread reads the captures and writes; the thread dissects, summarises (PassSteps
     // there) and encodes, handing back blocks of records in sequence order.
-    let seq = 0;
     ({ result, end } = await analyzeInThread(meta.sources, threaded.model, settings.failed, analysis, {
-      store: (block, count, bodies) => {
-        ws.writeBlock(key, seq + 1, block, bodies);
-        seq += count;
-      },
+      store: storeBlock,
       chunk: (c) => summary.chunk(c),
       onStream: (st) => ws.writeStream(key, st),
       betweenBatches: relieve,
@@ -202,12 +204,8 @@ async function passInto(ws: Workspace, key: string, meta: SnapshotMeta, enricher
     // time, and waking it cost a system call and a context switch per record (520,000 futex
     // calls for dns-100m's 422,766 records).
     const batch = new BatchWriter();
-    let seq = 0;
     const reader: BatchReader = {
-      block: (block, count, bodies) => {
-        ws.writeBlock(key, seq + 1, block, bodies);
-        seq += count;
-      },
+      block: storeBlock,
       stream: () => undefined,
       chunk: () => undefined,
     };

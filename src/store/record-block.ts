@@ -7,16 +7,16 @@
  * one record reads its block (a few tens of kilobytes, copied once) and slices it; readers in
  * sequence order hit the same block again (Workspace keeps the last one).
  *
- * Layout: BLOCK_MAGIC, BLOCK_FORMAT, the records one after another, then for each record the
+ * Layout: MAGIC, BLOCK_FORMAT, the records one after another, then for each record the
  * offset just past its end (u32), then the count (u32). The offsets go last so that a block is
  * written in one pass, records straight into the batch that carries it.
  *
- * BLOCK_MAGIC is the record layout's MAGIC (0xc1, which msgpack never uses) and BLOCK_FORMAT a
- * byte no record's FORMAT is: blocks, single records and msgpack-era records are told apart by
+ * A block starts with the record layout's MAGIC (0xc1, which msgpack never uses), then
+ * BLOCK_FORMAT, a byte no record's FORMAT is: blocks, single records and msgpack-era records are told apart by
  * their first two bytes.
  */
+import { MAGIC } from './record-codec.js';
 
-export const BLOCK_MAGIC = 0xc1;
 export const BLOCK_FORMAT = 0x80;
 /** Where the first record of a block starts. */
 export const BLOCK_HEADER = 2;
@@ -26,7 +26,7 @@ export const BLOCK_BYTES = 32 << 10;
 
 /** Whether a stored `tx` value is a block (else a single record). */
 export function isRecordBlock(b: Uint8Array): boolean {
-  return b.length >= BLOCK_HEADER + 4 && b[0] === BLOCK_MAGIC && b[1] === BLOCK_FORMAT;
+  return b.length >= BLOCK_HEADER + 4 && b[0] === MAGIC && b[1] === BLOCK_FORMAT;
 }
 
 /** The number of records in a block. */
@@ -43,14 +43,14 @@ export function blockRecord(b: Buffer, i: number): Buffer | undefined {
   return b.subarray(start, b.readUInt32LE(table + 4 * i));
 }
 
-/** Every record of a block, in order (views of it). */
-export function* blockRecords(b: Buffer): Generator<Buffer> {
+/** Calls `visit` with where each record of a block starts and ends, in order (no view made). */
+export function forEachBlockRecord(b: Buffer, visit: (start: number, end: number, i: number) => void): void {
   const n = blockCount(b);
   const table = b.length - 4 - 4 * n;
   let start = BLOCK_HEADER;
   for (let i = 0; i < n; i++) {
     const end = b.readUInt32LE(table + 4 * i);
-    yield b.subarray(start, end);
+    visit(start, end, i);
     start = end;
   }
 }

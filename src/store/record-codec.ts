@@ -26,7 +26,7 @@ import type { Body, DnsInfo, DnsSearchPath, Endpoint, EndpointKind, GrpcMessageI
 
 export type StoredRecord = Omit<TransactionRecord, 'id' | 'snapshot'>;
 
-const MAGIC = 0xc1;
+export const MAGIC = 0xc1;
 /** 2: the HTTP/2 and gRPC parts laid out (extrasLayout); 1: all extras one msgpack map, still read. */
 const FORMAT = 2;
 const KINDS: readonly EndpointKind[] = ['pod', 'service', 'node', 'external'];
@@ -82,6 +82,24 @@ type LatinBuffer = Buffer & { latin1Write(s: string, offset: number, length: num
 export class RecordWriter {
   buf = Buffer.allocUnsafe(64 * 1024);
   pos = 0;
+
+  /**
+   * A writer with room for `size` bytes from the start, in memory of its own (unpooled), whose
+   * bytes are handed to another thread whole (transferred()). Growing would copy what was written.
+   */
+  static transferable(size: number): RecordWriter {
+    const w = new RecordWriter();
+    w.buf = Buffer.allocUnsafeSlow(size);
+    return w;
+  }
+
+  /** What was written, as a view of the whole ArrayBuffer under it, to transfer (transferable() writers only). */
+  transferred(): Uint8Array<ArrayBuffer> {
+    // Unpooled (allocUnsafeSlow, or grown by allocUnsafe past the pool's size): the ArrayBuffer is this writer's alone.
+    const ab = this.buf.buffer;
+    if (!(ab instanceof ArrayBuffer) || this.buf.byteOffset !== 0) throw new Error('record writer: not in memory of its own');
+    return new Uint8Array(ab, 0, this.pos);
+  }
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;

@@ -30,7 +30,7 @@ import type { SnapshotMeta } from './snapshot.js';
 import { SummaryReader, SummaryWriter, type SummaryDbs } from './summary.js';
 import { RunBuilder, decodeRun, mergeRuns, type RunSet } from './time-runs.js';
 import { decodeRecord, encodeRecordWithBodies, inlineBody, isLayoutRecord, recordTimestamp, type StoredRecord } from './record-codec.js';
-import { BLOCK_HEADER, blockCount, blockRecord, blockRecords, isRecordBlock } from './record-block.js';
+import { blockCount, blockRecord, forEachBlockRecord, isRecordBlock } from './record-block.js';
 import type { BlockBody } from './import-batch.js';
 
 export type { StoredRecord };
@@ -314,10 +314,7 @@ export class Workspace {
         for (const { key: k, value } of this.tx.getRange({ start: [key, 0], end: [key, Infinity], transaction })) {
           const first = k[1] as number;
           if (!isRecordBlock(value)) add(first, value);
-          else {
-            let seq = first;
-            for (const r of blockRecords(value)) add(seq++, r);
-          }
+          else forEachBlockRecord(value, (start, end, i) => add(first + i, value.subarray(start, end)));
         }
         return out;
       },
@@ -354,13 +351,7 @@ export class Workspace {
   writeBlock(snapshot: string, first: number, block: Buffer, bodies: BlockBody[]): void {
     this.putRecords(snapshot, first, block);
     const runs = this.runOf(snapshot);
-    const count = blockCount(block);
-    const table = block.length - 4 - 4 * count;
-    let start = BLOCK_HEADER;
-    for (let i = 0; i < count; i++) {
-      runs.add(first + i, recordTimestamp(block, start));
-      start = block.readUInt32LE(table + 4 * i);
-    }
+    forEachBlockRecord(block, (start, _end, i) => runs.add(first + i, recordTimestamp(block, start)));
     for (const b of bodies) void this.bodies.put([snapshot, first + b.index, b.side], b.bytes);
   }
 
